@@ -1,0 +1,51 @@
+"""Training throughput of the classifier on this machine (images/second, full fine-tune).
+
+    python benchmarks/train_throughput.py --sizes 48 64 96 --alphas 1.0 --steps 12
+
+Random data, batch 128, Adam, the same model as training.model; the first 3 steps are warm-up.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+
+def main() -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("--sizes", type=int, nargs="+", default=[48, 64, 96])
+    p.add_argument("--alphas", type=float, nargs="+", default=[1.0])
+    p.add_argument("--batch-size", type=int, default=128)
+    p.add_argument("--steps", type=int, default=12)
+    args = p.parse_args()
+    import keras
+    import numpy as np
+    import tensorflow as tf
+
+    from training.model import build_model
+
+    x = np.random.default_rng(0).integers(0, 256, (args.batch_size, 48, 48, 1)).astype(np.float32)
+    y = tf.one_hot(np.arange(args.batch_size) % 7, 7)
+    print(f"{'size':>5} {'alpha':>6} {'img/s':>8} {'min/epoch(25.8k)':>17}")
+    for alpha in args.alphas:
+        for size in args.sizes:
+            model = build_model(size, alpha, None)
+            model.compile(keras.optimizers.Adam(1e-4), "categorical_crossentropy")
+            times = []
+            for i in range(args.steps):
+                t = time.perf_counter()
+                model.train_on_batch(x, y)
+                times.append(time.perf_counter() - t)
+            ips = args.batch_size / statistics.median(times[3:])
+            print(f"{size:>5} {alpha:>6} {ips:>8.0f} {25837 / ips / 60:>17.1f}", flush=True)
+
+
+if __name__ == "__main__":
+    main()

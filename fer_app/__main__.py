@@ -1,0 +1,104 @@
+"""Command line: ``python -m fer_app predict PATH... [--json] [--annotate DIR] [--detector NAME]``.
+
+Prints, per input, the faces found and their emotions (or, with ``--json``, one JSON object per
+input and line: ``{"image", "faces": [{"box", "score", "emotion", "probabilities"}], "error"}``).
+A bad input gets an error line and the others are still processed; the exit code is 1 if any
+input failed, 2 for a usage or model problem, 0 otherwise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+
+def _parser() -> argparse.ArgumentParser:
+    from fer_app.faces import DETECTORS
+
+    p = argparse.ArgumentParser(prog="python -m fer_app", description="Facial emotion recognition.")
+    sub = p.add_subparsers(dest="command", required=True)
+    pr = sub.add_parser("predict", help="detect faces in images and classify their emotions")
+    pr.add_argument("paths", nargs="+", metavar="PATH", help="image files (JPEG, PNG, WebP, BMP, TIFF, ...)")
+    pr.add_argument("--json", action="store_true", help="one JSON object per input, one per line")
+    pr.add_argument("--annotate", metavar="DIR", help="write annotated copies (PNG) into DIR")
+    pr.add_argument("--detector", choices=sorted(DETECTORS), default=None, help="face detector (default mtcnn)")
+    pr.add_argument("--min-face", type=int, default=20, help="smallest face side in pixels (default 20)")
+    pr.add_argument("--tta", action="store_true", help="average each face with its mirror image")
+    pr.add_argument("--model", default=None, help="model directory (default: the shipped models/)")
+    return p
+
+
+def _quiet_logs() -> None:
+    import logging
+    import warnings
+
+    warnings.filterwarnings("ignore")
+    logging.getLogger("tensorflow").setLevel(logging.ERROR)
+    try:
+        import absl.logging
+
+        absl.logging.set_verbosity(absl.logging.ERROR)
+    except ImportError:
+        pass
+
+
+def predict(args) -> int:
+    from fer_app.draw import annotate
+    from fer_app.io import ImageLoadError, load_image
+    from fer_app.model import ModelLoadError, load_classifier
+    from fer_app.pipeline import PHOTO_DETECTOR, analyze_array
+
+    try:
+        classifier = load_classifier(args.model)
+    except ModelLoadError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    out_dir = Path(args.annotate) if args.annotate else None
+    if out_dir:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    failed = 0
+    for path in args.paths:
+        record = {"image": path, "faces": [], "error": None}
+        try:
+            rgb = load_image(path)
+            faces = analyze_array(rgb, args.detector or PHOTO_DETECTOR, args.min_face, args.tta, classifier)
+            record["faces"] = [{"box": list(f.box), "score": f.score, "emotion": f.emotion,
+                                "probabilities": {k: round(v, 5) for k, v in f.probabilities.items()}}
+                               for f in faces]
+            if out_dir:
+                from PIL import Image
+
+                Image.fromarray(annotate(rgb, faces)).save(out_dir / (Path(path).stem + "_annotated.png"))
+        except ImageLoadError as exc:
+            record["error"] = str(exc)
+        except Exception as exc:  # never a traceback: report and go on with the next input
+            record["error"] = f"{path}: unexpected error ({type(exc).__name__}: {exc})"
+        failed += record["error"] is not None
+        if args.json:
+            print(json.dumps(record), flush=True)
+        elif record["error"]:
+            print(f"{path}: error: {record['error']}", flush=True)
+        elif not record["faces"]:
+            print(f"{path}: no face found", flush=True)
+        else:
+            for i, f in enumerate(record["faces"], start=1):
+                top = f["probabilities"][f["emotion"]]
+                print(f"{path}: face {i} at {tuple(f['box'])}: {f['emotion']} ({top * 100:.0f}%)", flush=True)
+    return 1 if failed else 0
+
+
+def main(argv=None) -> int:
+    args = _parser().parse_args(argv)
+    _quiet_logs()
+    if args.command == "predict":
+        return predict(args)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

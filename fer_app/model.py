@@ -1,0 +1,137 @@
+"""Find and load the shipped classifier (Keras or TFLite) and predict batches of faces, thread-safely.
+
+A model directory holds ``config.json`` (labels, face size, input size, temperature, ...) and
+``model.tflite`` and/or ``model.keras``. The config is the truth about the model: its label order
+must equal :data:`fer_app.labels.EMOTIONS` and its preprocessing version must equal
+:data:`fer_app.preprocess.PREPROCESSING_VERSION`, or loading fails with :class:`ModelLoadError`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from pathlib import Path
+
+import numpy as np
+
+from fer_app import preprocess
+from fer_app.calibration import apply_temperature
+from fer_app.labels import EMOTIONS
+
+#: The model shipped with the project.
+DEFAULT_MODEL_DIR = Path(__file__).resolve().parent.parent / "models"
+
+
+class ModelLoadError(RuntimeError):
+    """The model files are missing, unreadable or do not match this code's labels/preprocessing."""
+
+
+def _quiet_tf() -> None:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+class EmotionClassifier:
+    """A loaded classifier. ``predict(faces)`` -> (N, 7) calibrated probabilities.
+
+    ``backend``: 'tflite', 'keras' or 'auto' (TFLite when the file exists: it is faster here).
+    Safe to share between threads: each call holds a lock around the interpreter/model.
+    """
+
+    def __init__(self, model_dir=None, backend: str = "auto", model_path=None):
+        _quiet_tf()
+        self.model_dir = Path(model_dir) if model_dir else DEFAULT_MODEL_DIR
+        if model_path is not None:
+            model_path = Path(model_path)
+            if model_path.is_dir():
+                self.model_dir, model_path = model_path, None
+            else:
+                self.model_dir = model_path.parent
+        config_path = self.model_dir / "config.json"
+        if not config_path.is_file():
+            raise ModelLoadError(f"no model config at {config_path}: train a model or restore models/")
+        self.config = json.loads(config_path.read_text())
+        labels = tuple(self.config.get("labels", ()))
+        if labels != EMOTIONS:
+            raise ModelLoadError(f"{config_path}: label order {labels} does not match {EMOTIONS}")
+        version = self.config.get("preprocessing", {}).get("version")
+        if version != preprocess.PREPROCESSING_VERSION:
+            raise ModelLoadError(f"{config_path}: preprocessing {version!r} differs from this code's "
+                                 f"{preprocess.PREPROCESSING_VERSION!r}; retrain or update")
+        self.temperature = float(self.config.get("temperature", 1.0))
+        if model_path is None:
+            tfl, ker = self.model_dir / "model.tflite", self.model_dir / "model.keras"
+            if backend == "keras" or (backend == "auto" and not tfl.is_file()):
+                model_path = ker
+            else:
+                model_path = tfl
+        if not model_path.is_file():
+            raise ModelLoadError(f"model file not found: {model_path}")
+        self.path = model_path
+        self.backend = "tflite" if model_path.suffix == ".tflite" else "keras"
+        self._lock = threading.Lock()
+        try:
+            if self.backend == "tflite":
+                self._load_tflite(model_path)
+            else:
+                import keras
+
+                self._keras = keras.models.load_model(model_path, compile=False)
+        except Exception as exc:
+            raise ModelLoadError(f"cannot load {model_path}: {type(exc).__name__}: {exc}") from None
+
+    def _load_tflite(self, path: Path) -> None:
+        try:
+            from ai_edge_litert.interpreter import Interpreter  # optional, lighter
+        except ImportError:
+            from tensorflow.lite.python.interpreter import Interpreter
+        self._interp = Interpreter(model_path=str(path), num_threads=min(4, os.cpu_count() or 1))
+        inp = self._interp.get_input_details()[0]
+        self._in_index = inp["index"]
+        self._out_index = self._interp.get_output_details()[0]["index"]
+        self._batch = None
+
+    def _raw_tflite(self, x: np.ndarray) -> np.ndarray:
+        if self._batch != len(x):
+            self._interp.resize_tensor_input(self._in_index, list(x.shape))
+            self._interp.allocate_tensors()
+            self._batch = len(x)
+        self._interp.set_tensor(self._in_index, x)
+        self._interp.invoke()
+        return self._interp.get_tensor(self._out_index).copy()
+
+    def predict_raw(self, faces_u8: np.ndarray) -> np.ndarray:
+        """Uncalibrated softmax for prepared faces (N, 48, 48, 1) uint8 -> (N, 7)."""
+        x = np.asarray(faces_u8, np.float32)
+        if x.ndim == 3:
+            x = x[..., None]
+        if len(x) == 0:
+            return np.zeros((0, len(EMOTIONS)), np.float32)
+        with self._lock:
+            if self.backend == "tflite":
+                return self._raw_tflite(x)
+            return np.asarray(self._keras(x, training=False))
+
+    def predict_prepared(self, faces_u8: np.ndarray, tta: bool = False) -> np.ndarray:
+        """Calibrated probabilities for prepared faces; ``tta`` averages with the mirrored faces."""
+        probs = self.predict_raw(faces_u8)
+        if tta and len(probs):
+            probs = 0.5 * (probs + self.predict_raw(np.asarray(faces_u8)[:, :, ::-1]))
+        return apply_temperature(probs, self.temperature)
+
+    def predict(self, faces, tta: bool = False) -> np.ndarray:
+        """Face crops (uint8 arrays of any size, gray/RGB/RGBA) -> (N, 7) calibrated probabilities."""
+        return self.predict_prepared(preprocess.prepare_batch(faces), tta=tta)
+
+
+_shared: dict[tuple, EmotionClassifier] = {}
+_shared_lock = threading.Lock()
+
+
+def load_classifier(model_dir=None, backend: str = "auto") -> EmotionClassifier:
+    """One classifier per (directory, backend) per process."""
+    key = (str(Path(model_dir).resolve()) if model_dir else str(DEFAULT_MODEL_DIR), backend)
+    with _shared_lock:
+        if key not in _shared:
+            _shared[key] = EmotionClassifier(model_dir, backend)
+        return _shared[key]

@@ -1,0 +1,92 @@
+"""Shared fixtures: a tiny FER-2013 the tests write themselves (folders + CSV, with a corrupt file),
+a tiny model trained once per session, and paths to ../shared data (tests skip when absent)."""
+
+from __future__ import annotations
+
+import csv
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = ROOT.parent / "shared"
+SHARED_FER = SHARED / "fer2013"
+SHARED_PHOTOS = SHARED / "photos"
+SHARED_WEIGHTS = SHARED / "weights" / "mobilenetv2_imagenet_notop.weights.h5"
+MODELS = ROOT / "models"
+
+from fer_app.labels import CSV_CODES, EMOTIONS  # noqa: E402
+
+PER_CLASS = {"train": 14, "test": 6}
+
+
+def synthetic_face(label: int, rng: np.random.Generator) -> np.ndarray:
+    """A 48x48 uint8 image whose pattern depends on the class (so a model can learn it)."""
+    yy, xx = np.mgrid[0:48, 0:48] / 47.0
+    base = np.sin((label + 1) * np.pi * xx) * np.cos((label % 3 + 1) * np.pi * yy)
+    img = 128 + 90 * base + rng.normal(0, 12, (48, 48))
+    return np.clip(img, 0, 255).astype(np.uint8)
+
+
+def run_cli(*args, cwd=ROOT, timeout=600):
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=str(ROOT))
+    return subprocess.run([sys.executable, *args], cwd=cwd, capture_output=True, text=True, timeout=timeout, env=env)
+
+
+@pytest.fixture(scope="session")
+def tiny_data(tmp_path_factory) -> dict:
+    """{'folders': root, 'csv': path, 'corrupt': path, 'cache': dir}: the same images in both layouts."""
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    base = tmp_path_factory.mktemp("tinyfer")
+    folders, csv_path = base / "fer_folders", base / "fer2013.csv"
+    code_of = {name: code for code, name in CSV_CODES.items()}
+    rows = []
+    for split, usage in (("train", "Training"), ("test", "PublicTest")):
+        for label, name in enumerate(EMOTIONS):
+            # mixed-case folder names: the reader must not care
+            d = folders / split / (name.capitalize() if label % 2 else name)
+            d.mkdir(parents=True)
+            for i in range(PER_CLASS[split]):
+                img = synthetic_face(label, rng)
+                Image.fromarray(img).save(d / f"{i:03d}.png")
+                rows.append((code_of[name], " ".join(map(str, img.ravel())), usage))
+    corrupt = folders / "train" / "angry" / "zz_corrupt.jpg"
+    corrupt.write_bytes(b"\xff\xd8\xff\xe0 this is not really a jpeg")
+    (folders / "train" / "angry" / "zz_empty.png").write_bytes(b"")
+    with open(csv_path, "w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["emotion", "pixels", "Usage"])
+        w.writerows(rows)
+        w.writerow([3, "1 2 3", "Training"])  # a broken row: skipped and counted
+    return {"folders": folders, "csv": csv_path, "corrupt": corrupt, "cache": base / "cache", "base": base}
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tiny_data, tmp_path_factory) -> Path:
+    """A model trained for 1 head + 1 fine-tune epoch on the tiny dataset (small and fast)."""
+    out = tmp_path_factory.mktemp("tinymodel")
+    r = run_cli("-m", "training.train", "--data", str(tiny_data["folders"]), "--out", str(out),
+                "--epochs", "1", "--head-epochs", "1", "--img-size", "32", "--alpha", "0.35",
+                "--weights", "none", "--batch-size", "32", "--cache-dir", str(tiny_data["cache"]), "--quiet")
+    assert r.returncode == 0, r.stderr[-3000:]
+    return out
+
+
+def tree_digest(root: Path) -> dict[str, tuple[int, str]]:
+    import hashlib
+
+    return {str(p.relative_to(root)): (p.stat().st_mtime_ns, hashlib.sha256(p.read_bytes()).hexdigest())
+            for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+needs_shared_fer = pytest.mark.skipif(not SHARED_FER.is_dir(), reason="../shared/fer2013 not present")
+needs_photos = pytest.mark.skipif(not SHARED_PHOTOS.is_dir(), reason="../shared/photos not present")
+needs_shipped_model = pytest.mark.skipif(not (MODELS / "config.json").is_file(), reason="no shipped model")

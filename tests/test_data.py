@@ -1,0 +1,96 @@
+"""training.data: both layouts, caching, read-only, corrupt files, error paths, stratified split."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+
+import numpy as np
+import pytest
+
+from conftest import run_cli, tree_digest
+from fer_app.labels import EMOTIONS
+from training.data import DatasetError, load_split, stratified_split
+
+
+def test_csv_and_folders_give_the_same_images_and_labels(tiny_data):
+    a = load_split(tiny_data["folders"], "test", tiny_data["cache"])
+    b = load_split(tiny_data["csv"], "test", tiny_data["cache"])
+    assert len(a) == len(b) == 6 * len(EMOTIONS)
+    # the folder reader sorts by class then file; the CSV keeps row order, which we wrote the same way
+    assert np.array_equal(a.y, b.y)
+    assert np.array_equal(a.x, b.x)
+    assert a.fingerprint() == b.fingerprint()
+
+
+def test_corrupt_and_empty_files_are_skipped_counted_and_named(tiny_data, caplog, tmp_path):
+    with caplog.at_level(logging.WARNING):
+        full = load_split(tiny_data["folders"], "train", tmp_path / "fresh-cache", val_fraction=0.1)
+        full_val = load_split(tiny_data["folders"], "val", tmp_path / "fresh-cache", val_fraction=0.1)
+    assert len(full.skipped) == 2
+    assert any("zz_corrupt.jpg" in s for s in full.skipped) and any("zz_empty.png" in s for s in full.skipped)
+    assert "skipped 2 unreadable" in caplog.text and "zz_corrupt.jpg" in caplog.text
+    assert len(full) + len(full_val) == 14 * len(EMOTIONS)
+    csv_train = load_split(tiny_data["csv"], "train", tmp_path / "fresh-cache")
+    assert len(csv_train.skipped) == 1  # the broken CSV row
+
+
+def test_dataset_directory_is_byte_identical_after_loading_and_training(tiny_data, tiny_model):
+    before = tree_digest(tiny_data["folders"])
+    load_split(tiny_data["folders"], "train", tiny_data["cache"])
+    load_split(tiny_data["folders"], "test", tiny_data["cache"])
+    assert tree_digest(tiny_data["folders"]) == before
+    # and the cache went where we asked, outside the dataset, as .npz (no pickle)
+    cached = list(tiny_data["cache"].glob("*.npz"))
+    assert cached and not list(tiny_data["folders"].rglob("*.npz"))
+
+
+def test_second_load_comes_from_the_cache(tiny_data, tmp_path, monkeypatch):
+    cache = tmp_path / "c"
+    first = load_split(tiny_data["folders"], "test", cache)
+    import training.data as data
+
+    monkeypatch.setattr(data, "_read_folder_split", lambda *a: pytest.fail("cache not used"))
+    second = load_split(tiny_data["folders"], "test", cache)
+    assert np.array_equal(first.x, second.x)
+
+
+def test_cache_inside_dataset_is_refused(tiny_data):
+    with pytest.raises(DatasetError, match="inside the dataset"):
+        load_split(tiny_data["folders"], "test", tiny_data["folders"] / "cache")
+
+
+def test_stratified_split_is_seeded_and_keeps_class_proportions():
+    y = np.repeat(np.arange(7), [400, 40, 400, 700, 500, 480, 310])
+    tr, va = stratified_split(y, 0.1, seed=3)
+    tr2, va2 = stratified_split(y, 0.1, seed=3)
+    assert np.array_equal(va, va2) and not set(tr) & set(va) and len(tr) + len(va) == len(y)
+    counts = np.bincount(y[va], minlength=7)
+    assert np.array_equal(counts, np.round(np.bincount(y) * 0.1).astype(int))
+    _, va3 = stratified_split(y, 0.1, seed=4)
+    assert not np.array_equal(va, va3)
+
+
+@pytest.mark.parametrize("case", ["missing_class", "empty_class", "not_a_dataset", "no_such_path"])
+def test_bad_datasets_stop_with_one_line_and_exit_2(case, tiny_data, tmp_path):
+    root = tmp_path / "data"
+    if case == "no_such_path":
+        root = tmp_path / "nothing-here"
+    elif case == "not_a_dataset":
+        (root / "holiday").mkdir(parents=True)
+        (root / "holiday" / "a.txt").write_text("hi")
+    else:
+        shutil.copytree(tiny_data["folders"], root)
+        if case == "missing_class":
+            shutil.rmtree(root / "train" / "Disgust")
+        else:
+            for f in (root / "train" / "Disgust").iterdir():
+                f.unlink()
+    r = run_cli("-m", "training.train", "--data", str(root), "--out", str(tmp_path / "out"),
+                "--weights", "none", "--cache-dir", str(tmp_path / "cache"))
+    assert r.returncode == 2, r.stderr
+    lines = [l for l in r.stderr.strip().splitlines() if l.startswith("error:")]
+    assert len(lines) == 1 and "Traceback" not in r.stderr
+    expected = {"missing_class": "missing class folder", "empty_class": "has no images",
+                "not_a_dataset": "not a FER-2013 dataset", "no_such_path": "no such file"}[case]
+    assert expected in lines[0]

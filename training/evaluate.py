@@ -1,0 +1,145 @@
+"""Evaluate a trained classifier: ``python -m training.evaluate [--model PATH] --data PATH [--split test]``.
+
+Reports accuracy, macro-F1, per-class precision/recall/F1/support, the confusion matrix (rows = true,
+columns = predicted) and calibration (ECE, NLL). Predictions go through ``fer_app.model`` exactly as in
+the app, so the temperature stored with the model is applied. ``--tta`` averages each face with its
+mirror image. ``--json`` prints one JSON object; ``--out DIR`` writes ``metrics.json`` and
+``confusion_matrix.png``. With ``--model`` omitted, the shipped model in ``models/`` is evaluated.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from fer_app.calibration import expected_calibration_error, nll
+from fer_app.labels import EMOTIONS
+from fer_app.model import EmotionClassifier, ModelLoadError
+from training.data import DatasetError, load_split
+
+
+def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, k: int = len(EMOTIONS)) -> np.ndarray:
+    cm = np.zeros((k, k), np.int64)
+    np.add.at(cm, (y_true, y_pred), 1)
+    return cm
+
+
+def metrics_from_confusion(cm: np.ndarray) -> dict:
+    """accuracy, macro_f1 and per-class precision/recall/f1/support from a confusion matrix."""
+    cm = np.asarray(cm)
+    tp = np.diag(cm).astype(np.float64)
+    support = cm.sum(axis=1)
+    predicted = cm.sum(axis=0)
+    precision = np.divide(tp, predicted, out=np.zeros_like(tp), where=predicted > 0)
+    recall = np.divide(tp, support, out=np.zeros_like(tp), where=support > 0)
+    denom = precision + recall
+    f1 = np.divide(2 * precision * recall, denom, out=np.zeros_like(tp), where=denom > 0)
+    n = int(cm.sum())
+    return {
+        "accuracy": float(tp.sum() / n) if n else 0.0,
+        "macro_f1": float(f1.mean()),
+        "per_class": {name: {"precision": round(float(p), 4), "recall": round(float(r), 4),
+                             "f1": round(float(f), 4), "support": int(s)}
+                      for name, p, r, f, s in zip(EMOTIONS, precision, recall, f1, support)},
+        "confusion_matrix": cm.astype(int).tolist(),
+        "labels": list(EMOTIONS),
+        "n": n,
+    }
+
+
+def predict_split(clf: EmotionClassifier, x: np.ndarray, tta: bool, batch_size: int = 256) -> np.ndarray:
+    parts = [clf.predict_prepared(x[i:i + batch_size, :, :, None], tta=tta) for i in range(0, len(x), batch_size)]
+    return np.concatenate(parts) if parts else np.zeros((0, len(EMOTIONS)))
+
+
+def evaluate(clf: EmotionClassifier, x: np.ndarray, y: np.ndarray, tta: bool = False) -> dict:
+    probs = predict_split(clf, x, tta)
+    result = metrics_from_confusion(confusion_matrix(y, probs.argmax(axis=1)))
+    result.update(ece=round(expected_calibration_error(probs, y), 4), nll=round(nll(probs, y), 4),
+                  temperature=clf.temperature, tta=tta)
+    return result
+
+
+def draw_confusion_matrix(cm, path: Path, title: str = "") -> None:
+    """Row-normalised confusion matrix as a PNG heatmap with counts and percentages."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    cm = np.asarray(cm, np.float64)
+    rows = cm / np.maximum(cm.sum(axis=1, keepdims=True), 1)
+    k, cell, left, top = len(EMOTIONS), 78, 110, 70
+    img = Image.new("RGB", (left + k * cell + 20, top + k * cell + 60), "white")
+    d = ImageDraw.Draw(img)
+    font = ImageFont.load_default(size=14)
+    small = ImageFont.load_default(size=12)
+    d.text((left, 10), title or "Confusion matrix (rows: true, columns: predicted)", fill="black", font=font)
+    for j, name in enumerate(EMOTIONS):
+        d.text((left + j * cell + 6, top - 22), name, fill="black", font=small)
+        d.text((8, top + j * cell + cell // 2 - 8), name, fill="black", font=small)
+    for i in range(k):
+        for j in range(k):
+            v = rows[i, j]
+            shade = int(255 - 200 * v)
+            colour = (shade, shade, 255) if i != j else (shade, 255, shade)
+            x0, y0 = left + j * cell, top + i * cell
+            d.rectangle([x0, y0, x0 + cell - 2, y0 + cell - 2], fill=colour)
+            ink = "white" if v > 0.6 else "black"
+            d.text((x0 + 8, y0 + 20), f"{v * 100:.0f}%", fill=ink, font=font)
+            d.text((x0 + 8, y0 + 42), f"n={int(cm[i, j])}", fill=ink, font=small)
+    d.text((left, top + k * cell + 15), "predicted emotion", fill="black", font=small)
+    img.save(path)
+
+
+def format_report(m: dict) -> str:
+    lines = [f"n={m['n']}  accuracy={m['accuracy']:.4f}  macro-F1={m['macro_f1']:.4f}  "
+             f"ECE={m['ece']:.4f}  NLL={m['nll']:.4f}  (T={m['temperature']:.3f}, TTA={'on' if m['tta'] else 'off'})",
+             f"{'class':<10}{'precision':>10}{'recall':>10}{'f1':>10}{'support':>10}"]
+    for name, c in m["per_class"].items():
+        lines.append(f"{name:<10}{c['precision']:>10.4f}{c['recall']:>10.4f}{c['f1']:>10.4f}{c['support']:>10}")
+    lines.append("confusion matrix (rows true, columns predicted; order " + ", ".join(EMOTIONS) + "):")
+    lines += ["  " + " ".join(f"{v:>5}" for v in row) for row in m["confusion_matrix"]]
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="python -m training.evaluate", description=__doc__.split("\n")[0])
+    p.add_argument("--model", default=None, help="model file (.keras/.tflite) or directory (default: models/)")
+    p.add_argument("--data", required=True, help="FER-2013 root or fer2013.csv")
+    p.add_argument("--split", default="test", choices=["train", "val", "test", "private"])
+    p.add_argument("--tta", action="store_true", help="average with the horizontally flipped face")
+    p.add_argument("--json", action="store_true", help="print one JSON object instead of the report")
+    p.add_argument("--out", default=None, help="also write metrics.json and confusion_matrix.png here")
+    p.add_argument("--backend", default="auto", choices=["auto", "keras", "tflite"])
+    p.add_argument("--val-fraction", type=float, default=None, help="default: the model's own setting")
+    p.add_argument("--seed", type=int, default=None, help="default: the model's own setting")
+    p.add_argument("--cache-dir", default=None)
+    args = p.parse_args(argv)
+    try:
+        clf = EmotionClassifier(model_path=args.model, backend=args.backend) if args.model else EmotionClassifier(backend=args.backend)
+        settings = clf.config.get("settings", {})
+        split = load_split(args.data, args.split, args.cache_dir,
+                           args.val_fraction if args.val_fraction is not None else settings.get("val_fraction", 0.1),
+                           args.seed if args.seed is not None else settings.get("seed", 0))
+        t0 = time.time()
+        m = evaluate(clf, split.x, split.y, tta=args.tta)
+    except (DatasetError, ModelLoadError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    m.update(split=args.split, model=str(clf.path), backend=clf.backend,
+             data_fingerprint=split.fingerprint(), seconds=round(time.time() - t0, 2))
+    if args.out:
+        out = Path(args.out)
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "metrics.json").write_text(json.dumps(m, indent=2) + "\n")
+        draw_confusion_matrix(m["confusion_matrix"], out / "confusion_matrix.png",
+                              f"{args.split}: accuracy {m['accuracy'] * 100:.1f}%, macro-F1 {m['macro_f1']:.3f}")
+    print(json.dumps(m) if args.json else format_report(m))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

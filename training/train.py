@@ -1,0 +1,291 @@
+"""Train the FER-2013 emotion classifier: ``python -m training.train --data PATH --out DIR``.
+
+Steps, top to bottom:
+1. load the training images (cached uint8 48x48) and carve a stratified, seeded validation split;
+2. build MobileNetV2 + head (``training.model``) with ImageNet, local or no weights;
+3. phase "head": train only the new head on the frozen backbone;
+4. phase "finetune": unfreeze everything, lower learning rate, cosine or plateau schedule,
+   early stopping and best-checkpointing on validation accuracy;
+5. fit the softmax temperature on validation; write ``model.keras``, ``history.csv``,
+   ``config.json`` (every setting, labels, preprocessing, data fingerprints, timings, peak RAM).
+
+Every epoch saves ``checkpoints/last.keras`` (model + optimizer) and ``state.json``: a killed run
+continues from its last completed epoch with ``--resume``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import logging
+import math
+import os
+import resource
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from fer_app import preprocess
+from fer_app.calibration import expected_calibration_error, fit_temperature
+from fer_app.labels import EMOTIONS
+from training.data import DatasetError, class_weights, load_split, make_augmenter, make_dataset
+
+log = logging.getLogger("training.train")
+
+HISTORY_FIELDS = ["epoch", "phase", "lr", "loss", "accuracy", "val_loss", "val_accuracy", "seconds"]
+#: Settings that define a run; --resume reuses the stored ones.
+RUN_SETTINGS = ["epochs", "head_epochs", "img_size", "alpha", "weights", "batch_size", "seed", "lr",
+                "head_lr", "min_lr_ratio", "schedule", "label_smoothing", "class_weight", "augment",
+                "val_fraction", "patience", "dropout", "bn_momentum"]
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(prog="python -m training.train", description=__doc__.split("\n")[0])
+    p.add_argument("--data", required=True, help="FER-2013 root (train/ and test/ folders) or fer2013.csv")
+    p.add_argument("--out", required=True, help="output directory for the model, history and config")
+    p.add_argument("--epochs", type=int, default=20, help="fine-tuning epochs (default 20)")
+    p.add_argument("--head-epochs", type=int, default=1, help="head-only epochs on the frozen base (default 1)")
+    p.add_argument("--img-size", type=int, default=48, help="network input size; faces are upsampled in the model")
+    p.add_argument("--alpha", type=float, default=1.0, help="MobileNetV2 width multiplier")
+    p.add_argument("--weights", default="imagenet",
+                   help="'imagenet' (Keras download), a local no-top .weights.h5 file, or 'none'")
+    p.add_argument("--batch-size", type=int, default=128)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--lr", type=float, default=5e-4, help="peak fine-tuning learning rate (Adam)")
+    p.add_argument("--head-lr", type=float, default=1e-3, help="head-phase learning rate")
+    p.add_argument("--min-lr-ratio", type=float, default=0.02, help="cosine floor as a fraction of --lr")
+    p.add_argument("--schedule", choices=["cosine", "plateau"], default="cosine",
+                   help="fine-tuning schedule: cosine decay per epoch, or ReduceLROnPlateau (factor 0.5, patience 2)")
+    p.add_argument("--label-smoothing", type=float, default=0.0)
+    p.add_argument("--class-weight", choices=["sqrt", "balanced", "none"], default="sqrt")
+    p.add_argument("--augment", type=float, default=0.5, help="augmentation strength (0 = flips only)")
+    p.add_argument("--val-fraction", type=float, default=0.1)
+    p.add_argument("--patience", type=int, default=6, help="early-stopping patience (epochs)")
+    p.add_argument("--dropout", type=float, default=0.3)
+    p.add_argument("--bn-momentum", type=float, default=0.9)
+    p.add_argument("--cache-dir", default=None, help="where decoded images are cached (default ~/.cache/fer_app)")
+    p.add_argument("--resume", action="store_true", help="continue a killed run in --out")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    return p.parse_args(argv)
+
+
+# ----------------------------------------------------------------------------- small helpers
+
+def _write_json(path: Path, obj) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(obj, indent=2) + "\n")
+    os.replace(tmp, path)
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def lr_at(epoch: int, s: dict) -> float:
+    """Learning rate of (0-based, global) ``epoch``: head phase constant, then cosine."""
+    if epoch < s["head_epochs"]:
+        return s["head_lr"]
+    t = (epoch - s["head_epochs"]) / max(1, s["epochs"] - 1)
+    floor = s["lr"] * s["min_lr_ratio"]
+    return floor + 0.5 * (s["lr"] - floor) * (1.0 + math.cos(math.pi * min(t, 1.0)))
+
+
+def read_history(path: Path, upto_epoch: int) -> list[dict]:
+    if not path.is_file():
+        return []
+    with open(path, newline="") as fh:
+        return [r for r in csv.DictReader(fh) if int(r["epoch"]) <= upto_epoch]
+
+
+def write_history(path: Path, rows: list[dict]) -> None:
+    tmp = path.with_suffix(".tmp")
+    with open(tmp, "w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=HISTORY_FIELDS)
+        w.writeheader()
+        w.writerows(rows)
+    os.replace(tmp, path)
+
+
+def make_epoch_callback(out: Path, state: dict, history: list[dict], phase: str, patience: int):
+    """Keras callback: after every epoch, record history, save last/best checkpoints and state."""
+    import keras
+
+    class EpochRecorder(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            self.t0 = time.time()
+
+        def on_epoch_end(self, epoch, logs=None):
+            logs = logs or {}
+            row = {"epoch": epoch + 1, "phase": phase,
+                   "lr": float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate)),
+                   "seconds": round(time.time() - self.t0, 1)}
+            row.update({k: round(float(logs[k]), 5) for k in HISTORY_FIELDS if k in logs})
+            history.append(row)
+            val_acc = float(logs.get("val_accuracy", 0.0))
+            if val_acc > state["best_val_accuracy"]:
+                state.update(best_val_accuracy=val_acc, best_epoch=epoch + 1, wait=0)
+                self.model.save(out / "model.keras")
+            elif phase == "finetune":
+                state["wait"] += 1
+            self.model.save(out / "checkpoints" / "last.keras")
+            state.update(epochs_done=epoch + 1, phase=phase)
+            write_history(out / "history.csv", history)
+            _write_json(out / "state.json", state)
+            if phase == "finetune" and state["wait"] >= patience:
+                state["stopped_early"] = True
+                _write_json(out / "state.json", state)
+                self.model.stop_training = True
+
+    return EpochRecorder()
+
+
+# ----------------------------------------------------------------------------- main steps
+
+def compile_model(model, lr: float, label_smoothing: float):
+    import keras
+
+    model.compile(optimizer=keras.optimizers.Adam(lr),
+                  loss=keras.losses.CategoricalCrossentropy(label_smoothing=label_smoothing),
+                  metrics=["accuracy"])
+
+
+def one_hot(ds):
+    import tensorflow as tf
+
+    return ds.map(lambda x, y: (x, tf.one_hot(y, len(EMOTIONS))))
+
+
+def predict_probs(model, x: np.ndarray, batch_size: int = 256) -> np.ndarray:
+    return model.predict(x[..., None].astype(np.float32), batch_size=batch_size, verbose=0)
+
+
+def train(args) -> dict:
+    import keras
+
+    from training.model import build_model, set_backbone_trainable
+
+    out = Path(args.out)
+    (out / "checkpoints").mkdir(parents=True, exist_ok=True)
+    state_path, config_path = out / "state.json", out / "config.json"
+
+    if args.resume and state_path.is_file():
+        state = json.loads(state_path.read_text())
+        settings = json.loads(config_path.read_text())["settings"]
+        log.info("resuming after epoch %d (phase %s)", state["epochs_done"], state["phase"])
+    else:
+        if args.resume:
+            log.info("nothing to resume in %s: starting a new run", out)
+        state = {"epochs_done": 0, "phase": "head", "best_val_accuracy": -1.0, "best_epoch": 0,
+                 "wait": 0, "stopped_early": False, "finished": False}
+        settings = {k: getattr(args, k) for k in RUN_SETTINGS}
+    if state.get("finished"):
+        log.info("run in %s already finished", out)
+        return json.loads(config_path.read_text())
+
+    keras.utils.set_random_seed(settings["seed"])
+    t_load = time.time()
+    train_split = load_split(args.data, "train", args.cache_dir, settings["val_fraction"], settings["seed"])
+    val_split = load_split(args.data, "val", args.cache_dir, settings["val_fraction"], settings["seed"])
+    log.info("data: %d train / %d val images in %.1f s", len(train_split), len(val_split), time.time() - t_load)
+
+    config = {
+        "settings": settings,
+        "labels": list(EMOTIONS),
+        "preprocessing": preprocess.DESCRIPTION,
+        "face_size": preprocess.FACE_SIZE,
+        "img_size": settings["img_size"],
+        "alpha": settings["alpha"],
+        "backbone": "MobileNetV2",
+        "data": {"source": str(args.data), "train_fingerprint": train_split.fingerprint(),
+                 "val_fingerprint": val_split.fingerprint(), "train_counts": train_split.class_counts(),
+                 "val_counts": val_split.class_counts(), "skipped_files": len(train_split.skipped)},
+        "command": "python -m training.train " + " ".join(sys.argv[1:]),
+    }
+    if not args.resume or not config_path.is_file():
+        _write_json(config_path, config)
+
+    weights = class_weights(train_split.y, settings["class_weight"])
+    augmenter = make_augmenter(settings["augment"], settings["seed"])
+    train_ds = one_hot(make_dataset(train_split, settings["batch_size"], True, augmenter, settings["seed"]))
+    val_ds = one_hot(make_dataset(val_split, settings["batch_size"], False))
+    history = read_history(out / "history.csv", state["epochs_done"])
+    verbose = 2 if (args.quiet or not sys.stdout.isatty()) else 1
+    head_end = settings["head_epochs"]
+    total = head_end + settings["epochs"]
+
+    last = out / "checkpoints" / "last.keras"
+    if state["epochs_done"] > 0 and last.is_file():
+        model = keras.models.load_model(last)
+    else:
+        model = build_model(settings["img_size"], settings["alpha"], settings["weights"],
+                            settings["dropout"], settings["bn_momentum"])
+        set_backbone_trainable(model, False)
+        compile_model(model, settings["head_lr"], settings["label_smoothing"])
+
+    # phase 1: head only, frozen backbone
+    if state["epochs_done"] < head_end:
+        log.info("phase head: epochs %d-%d, frozen backbone", state["epochs_done"] + 1, head_end)
+        model.fit(train_ds, validation_data=val_ds, initial_epoch=state["epochs_done"], epochs=head_end,
+                  class_weight=weights, verbose=verbose,
+                  callbacks=[make_epoch_callback(out, state, history, "head", settings["patience"])])
+
+    # phase 2: fine-tune everything
+    if state["epochs_done"] < total and not state.get("stopped_early"):
+        if state["phase"] == "head":  # fresh start of the phase: unfreeze, new optimizer
+            set_backbone_trainable(model, True)
+            compile_model(model, settings["lr"], settings["label_smoothing"])
+        log.info("phase finetune: epochs %d-%d, schedule %s", state["epochs_done"] + 1, total, settings["schedule"])
+        callbacks = [make_epoch_callback(out, state, history, "finetune", settings["patience"])]
+        if settings["schedule"] == "cosine":
+            callbacks.insert(0, keras.callbacks.LearningRateScheduler(lambda e, _: lr_at(e, settings)))
+        else:
+            callbacks.insert(0, keras.callbacks.ReduceLROnPlateau("val_accuracy", factor=0.5, patience=2,
+                                                                  min_lr=settings["lr"] * settings["min_lr_ratio"]))
+        model.fit(train_ds, validation_data=val_ds, initial_epoch=state["epochs_done"], epochs=total,
+                  class_weight=weights, verbose=verbose, callbacks=callbacks)
+
+    # finish: calibrate the best model on validation, write the config
+    best = keras.models.load_model(out / "model.keras")
+    val_probs = predict_probs(best, val_split.x)
+    temperature = fit_temperature(val_probs, val_split.y)
+    from fer_app.calibration import apply_temperature
+
+    config = json.loads(config_path.read_text())
+    config.update({
+        "temperature": temperature,
+        "best_epoch": state["best_epoch"],
+        "epochs_run": state["epochs_done"],
+        "stopped_early": state.get("stopped_early", False),
+        "val_accuracy": float((val_probs.argmax(1) == val_split.y).mean()),
+        "val_ece_raw": expected_calibration_error(val_probs, val_split.y),
+        "val_ece_calibrated": expected_calibration_error(apply_temperature(val_probs, temperature), val_split.y),
+        "train_seconds": round(sum(float(r["seconds"]) for r in history), 1),
+        "peak_rss_mb_last_session": round(peak_rss_mb(), 1),
+    })
+    _write_json(config_path, config)
+    state["finished"] = True
+    _write_json(state_path, state)
+    log.info("done: best val accuracy %.4f at epoch %d, temperature %.3f",
+             config["val_accuracy"], state["best_epoch"], temperature)
+    return config
+
+
+def main(argv=None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    args = parse_args(argv)
+    try:
+        train(args)
+    except DatasetError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except FileNotFoundError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
