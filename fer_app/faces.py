@@ -77,6 +77,8 @@ class HaarDetector:
     """OpenCV Haar cascade. ``angles``: extra in-plane rotations (degrees) to search, e.g. (-25, 25)."""
 
     name = "haar"
+    #: Rotated passes see more background: their weak hits are dropped (false positives on no-face photos).
+    ROTATED_MIN_SCORE = 0.9
 
     def __init__(self, min_face: int = 40, angles=(0.0,), scale_factor: float = 1.1, min_neighbors: int = 5,
                  max_side: int = DETECT_MAX_SIDE):
@@ -114,6 +116,8 @@ class HaarDetector:
                 if inv is not None:
                     cx, cy = inv @ np.array([cx, cy, 1.0])
                 score = float(1.0 / (1.0 + math.exp(-(float(wt) - 1.0))))  # cascade weight -> (0, 1)
+                if angle and score < self.ROTATED_MIN_SCORE:
+                    continue
                 box = ((cx - bw / 2) / s, (cy - bh / 2) / s, bw / s, bh / s)
                 found.append(Detection(tuple(int(round(v)) for v in box), score, -float(angle), self.name))
         if len(self.angles) > 1:  # a face seen at several angles: keep the upright pass's box if present
@@ -138,7 +142,8 @@ class MTCNNDetector:
 
     def detect(self, rgb: np.ndarray) -> list[Detection]:
         small, s = _downscale(rgb, self.max_side)
-        min_px = max(12, int(round(self.min_face * s)))
+        # MTCNN's image pyramid misses faces just above its minimum size: search a bit below it
+        min_px = max(12, int(round(0.7 * self.min_face * s)))
         with self._lock:
             results = self._mtcnn.detect_faces(np.ascontiguousarray(small), min_face_size=min_px,
                                                threshold_onet=self.threshold)

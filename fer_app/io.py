@@ -56,7 +56,7 @@ def array_to_rgb(arr: np.ndarray) -> np.ndarray:
 
 
 def _pil_to_rgb(img) -> np.ndarray:
-    from PIL import Image, ImageOps
+    from PIL import ImageOps
 
     img = ImageOps.exif_transpose(img)
     if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):

@@ -19,8 +19,12 @@ from fer_app import preprocess
 from fer_app.calibration import apply_temperature
 from fer_app.labels import EMOTIONS
 
-#: The model shipped with the project.
-DEFAULT_MODEL_DIR = Path(__file__).resolve().parent.parent / "models"
+#: The model shipped with the project (``FER_MODEL_DIR`` in the environment points elsewhere).
+SHIPPED_MODEL_DIR = Path(__file__).resolve().parent.parent / "models"
+
+
+def default_model_dir() -> Path:
+    return Path(os.environ.get("FER_MODEL_DIR") or SHIPPED_MODEL_DIR)
 
 
 class ModelLoadError(RuntimeError):
@@ -40,7 +44,7 @@ class EmotionClassifier:
 
     def __init__(self, model_dir=None, backend: str = "auto", model_path=None):
         _quiet_tf()
-        self.model_dir = Path(model_dir) if model_dir else DEFAULT_MODEL_DIR
+        self.model_dir = Path(model_dir) if model_dir else default_model_dir()
         if model_path is not None:
             model_path = Path(model_path)
             if model_path.is_dir():
@@ -59,6 +63,7 @@ class EmotionClassifier:
             raise ModelLoadError(f"{config_path}: preprocessing {version!r} differs from this code's "
                                  f"{preprocess.PREPROCESSING_VERSION!r}; retrain or update")
         self.temperature = float(self.config.get("temperature", 1.0))
+        self.temperature_tta = float(self.config.get("temperature_tta", self.temperature))
         if model_path is None:
             tfl, ker = self.model_dir / "model.tflite", self.model_dir / "model.keras"
             if backend == "keras" or (backend == "auto" and not tfl.is_file()):
@@ -85,7 +90,11 @@ class EmotionClassifier:
             from ai_edge_litert.interpreter import Interpreter  # optional, lighter
         except ImportError:
             from tensorflow.lite.python.interpreter import Interpreter
-        self._interp = Interpreter(model_path=str(path), num_threads=min(4, os.cpu_count() or 1))
+        import warnings
+
+        with warnings.catch_warnings():  # tf.lite's "moving to ai_edge_litert" notice
+            warnings.simplefilter("ignore", UserWarning)
+            self._interp = Interpreter(model_path=str(path), num_threads=min(4, os.cpu_count() or 1))
         inp = self._interp.get_input_details()[0]
         self._in_index = inp["index"]
         self._out_index = self._interp.get_output_details()[0]["index"]
@@ -117,7 +126,7 @@ class EmotionClassifier:
         probs = self.predict_raw(faces_u8)
         if tta and len(probs):
             probs = 0.5 * (probs + self.predict_raw(np.asarray(faces_u8)[:, :, ::-1]))
-        return apply_temperature(probs, self.temperature)
+        return apply_temperature(probs, self.temperature_tta if tta else self.temperature)
 
     def predict(self, faces, tta: bool = False) -> np.ndarray:
         """Face crops (uint8 arrays of any size, gray/RGB/RGBA) -> (N, 7) calibrated probabilities."""
@@ -130,7 +139,7 @@ _shared_lock = threading.Lock()
 
 def load_classifier(model_dir=None, backend: str = "auto") -> EmotionClassifier:
     """One classifier per (directory, backend) per process."""
-    key = (str(Path(model_dir).resolve()) if model_dir else str(DEFAULT_MODEL_DIR), backend)
+    key = (str(Path(model_dir or default_model_dir()).resolve()), backend)
     with _shared_lock:
         if key not in _shared:
             _shared[key] = EmotionClassifier(model_dir, backend)

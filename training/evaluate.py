@@ -61,7 +61,7 @@ def evaluate(clf: EmotionClassifier, x: np.ndarray, y: np.ndarray, tta: bool = F
     probs = predict_split(clf, x, tta)
     result = metrics_from_confusion(confusion_matrix(y, probs.argmax(axis=1)))
     result.update(ece=round(expected_calibration_error(probs, y), 4), nll=round(nll(probs, y), 4),
-                  temperature=clf.temperature, tta=tta)
+                  temperature=clf.temperature_tta if tta else clf.temperature, tta=tta)
     return result
 
 

@@ -2,7 +2,7 @@
 
 ``python -m training.export --model DIR_OR_model.keras [--data PATH --split test] [--min-agreement 0.995]``
 
-Writes ``model.tflite`` beside ``model.keras``. With ``--data``, both models classify the split and the
+Writes ``model.tflite`` beside ``model.keras`` (which is re-saved without its optimizer state). With ``--data``, both models classify the split and the
 top-1 agreement must reach ``--min-agreement`` (exit code 1 otherwise). The export is float32: the
 model carries its own resize/scaling layers, so the TFLite file takes the same 48x48 faces.
 """
@@ -21,10 +21,12 @@ from training.data import DatasetError, load_split
 
 
 def export_tflite(keras_path: Path, out_path: Path) -> int:
+    """Write the TFLite model; also re-save ``keras_path`` without optimizer state (a third of the size)."""
     import keras
     import tensorflow as tf
 
     model = keras.models.load_model(keras_path, compile=False)
+    model.save(keras_path)
     converter = tf.lite.TFLiteConverter.from_keras_model(model)
     data = converter.convert()
     out_path.write_bytes(data)

@@ -26,10 +26,8 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 
 from fer_app import preprocess
-from fer_app.calibration import expected_calibration_error, fit_temperature
 from fer_app.labels import EMOTIONS
 from training.data import DatasetError, class_weights, load_split, make_augmenter, make_dataset
 
@@ -158,10 +156,6 @@ def one_hot(ds):
     return ds.map(lambda x, y: (x, tf.one_hot(y, len(EMOTIONS))))
 
 
-def predict_probs(model, x: np.ndarray, batch_size: int = 256) -> np.ndarray:
-    return model.predict(x[..., None].astype(np.float32), batch_size=batch_size, verbose=0)
-
-
 def train(args) -> dict:
     import keras
 
@@ -247,21 +241,15 @@ def train(args) -> dict:
         model.fit(train_ds, validation_data=val_ds, initial_epoch=state["epochs_done"], epochs=total,
                   class_weight=weights, verbose=verbose, callbacks=callbacks)
 
-    # finish: calibrate the best model on validation, write the config
-    best = keras.models.load_model(out / "model.keras")
-    val_probs = predict_probs(best, val_split.x)
-    temperature = fit_temperature(val_probs, val_split.y)
-    from fer_app.calibration import apply_temperature
+    # finish: calibrate the best model on validation (training.calibrate), write the config
+    from training.calibrate import calibrate
 
+    calibrate(out, val_split)
     config = json.loads(config_path.read_text())
     config.update({
-        "temperature": temperature,
         "best_epoch": state["best_epoch"],
         "epochs_run": state["epochs_done"],
         "stopped_early": state.get("stopped_early", False),
-        "val_accuracy": float((val_probs.argmax(1) == val_split.y).mean()),
-        "val_ece_raw": expected_calibration_error(val_probs, val_split.y),
-        "val_ece_calibrated": expected_calibration_error(apply_temperature(val_probs, temperature), val_split.y),
         "train_seconds": round(sum(float(r["seconds"]) for r in history), 1),
         "peak_rss_mb_last_session": round(peak_rss_mb(), 1),
     })
@@ -269,7 +257,7 @@ def train(args) -> dict:
     state["finished"] = True
     _write_json(state_path, state)
     log.info("done: best val accuracy %.4f at epoch %d, temperature %.3f",
-             config["val_accuracy"], state["best_epoch"], temperature)
+             config["val_accuracy"], state["best_epoch"], config["temperature"])
     return config
 
 

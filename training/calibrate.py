@@ -1,0 +1,66 @@
+"""Fit the softmax temperature of a trained model on its validation split and store it in config.json.
+
+``python -m training.calibrate --model DIR --data PATH``
+
+Two temperatures are fitted (by NLL on validation): ``temperature`` for single predictions and
+``temperature_tta`` for flip-averaged ones, since averaging changes the confidence. Training runs this
+at the end; it can be rerun on any model directory. The test split is never read here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from fer_app.calibration import apply_temperature, expected_calibration_error, fit_temperature
+from fer_app.model import EmotionClassifier, ModelLoadError
+from training.data import DatasetError, Split, load_split
+
+
+def calibrate(model_dir: Path, val: Split) -> dict:
+    clf = EmotionClassifier(model_dir, backend="keras")
+    x = val.x[..., None]
+    raw = np.concatenate([clf.predict_raw(x[i:i + 256]) for i in range(0, len(x), 256)])
+    flip = np.concatenate([clf.predict_raw(x[i:i + 256, :, ::-1]) for i in range(0, len(x), 256)])
+    tta = 0.5 * (raw + flip)
+    t, t_tta = fit_temperature(raw, val.y), fit_temperature(tta, val.y)
+    result = {
+        "temperature": t,
+        "temperature_tta": t_tta,
+        "val_accuracy": float((raw.argmax(1) == val.y).mean()),
+        "val_accuracy_tta": float((tta.argmax(1) == val.y).mean()),
+        "val_ece_raw": expected_calibration_error(raw, val.y),
+        "val_ece_calibrated": expected_calibration_error(apply_temperature(raw, t), val.y),
+        "val_ece_tta_calibrated": expected_calibration_error(apply_temperature(tta, t_tta), val.y),
+    }
+    config_path = model_dir / "config.json"
+    config = json.loads(config_path.read_text())
+    config.update(result)
+    config_path.write_text(json.dumps(config, indent=2) + "\n")
+    return result
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="python -m training.calibrate", description=__doc__.split("\n")[0])
+    p.add_argument("--model", required=True, help="model directory (config.json + model.keras)")
+    p.add_argument("--data", required=True)
+    p.add_argument("--cache-dir", default=None)
+    args = p.parse_args(argv)
+    model_dir = Path(args.model)
+    model_dir = model_dir if model_dir.is_dir() else model_dir.parent
+    try:
+        settings = json.loads((model_dir / "config.json").read_text()).get("settings", {})
+        val = load_split(args.data, "val", args.cache_dir, settings.get("val_fraction", 0.1), settings.get("seed", 0))
+        print(json.dumps(calibrate(model_dir, val)))
+    except (DatasetError, ModelLoadError, FileNotFoundError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
