@@ -57,7 +57,7 @@ def classifier_or_notice():
 
 
 def sidebar() -> tuple[str, dict]:
-    st.sidebar.title("🙂 Emotion recognition")
+    st.sidebar.title("Emotion recognition")
     page = st.sidebar.radio("Page", PAGES, key="page")
     st.sidebar.header("Settings")
     settings = {
@@ -185,8 +185,8 @@ def webcam_page(settings: dict) -> None:
     with right:
         status, chart_slot, timeline_slot = st.empty(), st.empty(), st.empty()
     if not ctx.state.playing:
+        status.info("The live chart appears here once the stream runs.")
         with right:
-            st.info("The live chart appears here once the stream runs.")
             if live.timeline():
                 st.altair_chart(timeline_chart(live.timeline()), width="stretch")
         return

@@ -18,7 +18,7 @@ def probability_chart(probabilities: dict[str, float], title: str = "", height: 
     df["top"] = df["emotion"] == top
     df["label"] = df["probability"].map(lambda p: f"{p * 100:.1f}%")
     base = alt.Chart(df, title=title or alt.Undefined, height=height).encode(
-        y=alt.Y("emotion:N", sort=list(EMOTIONS), title=None),
+        y=alt.Y("emotion:N", sort=list(EMOTIONS), title=None, axis=alt.Axis(labelOverlap=False)),
         x=alt.X("probability:Q", scale=alt.Scale(domain=[0, 1]), axis=alt.Axis(format="%"), title="probability"),
     )
     bars = base.mark_bar().encode(

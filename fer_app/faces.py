@@ -74,21 +74,27 @@ def _downscale(rgb: np.ndarray, max_side: int) -> tuple[np.ndarray, float]:
 
 
 class HaarDetector:
-    """OpenCV Haar cascade. ``angles``: extra in-plane rotations (degrees) to search, e.g. (-25, 25)."""
+    """OpenCV Haar cascade. ``angles``: in-plane rotations (degrees) to search, e.g. (0, -25, 25).
+
+    ``min_score``: hits whose cascade confidence (the stage weight through a logistic) is lower are
+    dropped; 0.8 removed the false positives seen on scaled test photos (tests/test_faces.py) while
+    keeping real faces (typically > 0.9). The grey image is *not* histogram-equalised: on frames with
+    large flat backgrounds equalisation squashed the face's contrast and lost it.
+    """
 
     name = "haar"
     #: Rotated passes see more background: their weak hits are dropped (false positives on no-face photos).
     ROTATED_MIN_SCORE = 0.9
 
     def __init__(self, min_face: int = 40, angles=(0.0,), scale_factor: float = 1.1, min_neighbors: int = 5,
-                 max_side: int = DETECT_MAX_SIDE):
+                 max_side: int = DETECT_MAX_SIDE, min_score: float = 0.8):
         import cv2
 
         path = cv2.data.haarcascades + "haarcascade_frontalface_default.xml"
         self._cascade = cv2.CascadeClassifier(path)
         if self._cascade.empty():
             raise RuntimeError(f"cannot load the Haar cascade {path} (needs opencv-python-headless 4.x)")
-        self.min_face, self.angles = min_face, tuple(angles)
+        self.min_face, self.angles, self.min_score = min_face, tuple(angles), min_score
         self.scale_factor, self.min_neighbors, self.max_side = scale_factor, min_neighbors, max_side
         self._lock = threading.Lock()  # CascadeClassifier is not documented as thread-safe
 
@@ -96,7 +102,7 @@ class HaarDetector:
         import cv2
 
         small, s = _downscale(rgb, self.max_side)
-        gray = cv2.equalizeHist(cv2.cvtColor(small, cv2.COLOR_RGB2GRAY))
+        gray = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY)
         min_px = max(12, int(round(self.min_face * s)))
         h, w = gray.shape
         found: list[Detection] = []
@@ -116,7 +122,7 @@ class HaarDetector:
                 if inv is not None:
                     cx, cy = inv @ np.array([cx, cy, 1.0])
                 score = float(1.0 / (1.0 + math.exp(-(float(wt) - 1.0))))  # cascade weight -> (0, 1)
-                if angle and score < self.ROTATED_MIN_SCORE:
+                if score < (max(self.min_score, self.ROTATED_MIN_SCORE) if angle else self.min_score):
                     continue
                 box = ((cx - bw / 2) / s, (cy - bh / 2) / s, bw / s, bh / s)
                 found.append(Detection(tuple(int(round(v)) for v in box), score, -float(angle), self.name))

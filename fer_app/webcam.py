@@ -115,7 +115,8 @@ def make_frame_callback(analyzer, channel: LiveResults) -> Callable:
             return frame
         channel.publish(result.faces, result.timings)
         out = av.VideoFrame.from_ndarray(annotated, format="rgb24")
-        out.pts, out.time_base = frame.pts, frame.time_base
+        if frame.time_base is not None:
+            out.pts, out.time_base = frame.pts, frame.time_base
         return out
 
     return callback

@@ -1,0 +1,116 @@
+"""Video path: tracking between detections, smoothing, the WebRTC callback and its channel."""
+
+from __future__ import annotations
+
+import threading
+
+import cv2
+import numpy as np
+import pytest
+
+from conftest import needs_shipped_model
+
+pytestmark = needs_shipped_model
+skdata = pytest.importorskip("skimage.data")
+
+
+def moving_face_frames(n=20, step=6):
+    """640x480 frames with the astronaut's head (about 100 px) sliding right by ``step`` px a frame."""
+    face = cv2.resize(skdata.astronaut()[20:300, 120:340], (176, 224))
+    frames = []
+    for i in range(n):
+        frame = np.full((480, 640, 3), 90, np.uint8)
+        x = 100 + i * step
+        frame[120:344, x:x + 176] = face
+        frames.append(frame)
+    return frames
+
+
+def test_tracks_one_face_across_frames_with_detection_every_5():
+    from fer_app.video import VideoAnalyzer
+
+    va = VideoAnalyzer(detect_every=5, smoothing=0.6)
+    ids, xs, detected = [], [], []
+    for frame in moving_face_frames():
+        r = va.process(frame)
+        assert len(r.faces) == 1
+        ids.append(r.track_ids[0])
+        xs.append(r.faces[0].box[0])
+        detected.append(r.detected)
+    assert len(set(ids)) == 1
+    assert sum(detected) == 4  # frames 0, 5, 10, 15
+    assert xs[-1] - xs[0] > 80  # the box followed the face between detections too
+    assert all(b >= a - 2 for a, b in zip(xs, xs[1:]))
+
+
+def test_smoothing_damps_frame_to_frame_changes():
+    from fer_app.video import VideoAnalyzer
+
+    rng = np.random.default_rng(0)
+    frames = [np.clip(f.astype(int) + rng.integers(-40, 40, f.shape), 0, 255).astype(np.uint8)
+              for f in moving_face_frames(12, step=0)]
+
+    def jitter(smoothing):
+        va = VideoAnalyzer(detect_every=3, smoothing=smoothing)
+        probs = [np.array(list(va.process(f).faces[0].probabilities.values())) for f in frames]
+        return np.mean([np.abs(a - b).sum() for a, b in zip(probs, probs[1:])])
+
+    assert jitter(0.8) < jitter(0.0)
+
+
+def test_frame_callback_returns_annotated_frames_and_publishes_results():
+    import av
+
+    from fer_app.video import VideoAnalyzer
+    from fer_app.webcam import LiveResults, make_frame_callback
+
+    live = LiveResults()
+    cb = make_frame_callback(VideoAnalyzer(), live)
+    frame = moving_face_frames(1)[0]
+    out = cb(av.VideoFrame.from_ndarray(frame, format="rgb24"))
+    arr = out.to_ndarray(format="rgb24")
+    assert arr.shape == frame.shape and not np.array_equal(arr, frame)
+    snap = live.snapshot()
+    assert snap["main"] is not None and len(live.timeline()) == 1
+    # a broken frame passes through untouched and the stream goes on
+    bad = av.VideoFrame.from_ndarray(np.zeros((2, 2, 3), np.uint8), format="rgb24")
+    assert cb(bad).width == 2
+
+
+def test_live_results_are_thread_safe():
+    from fer_app.pipeline import Face
+    from fer_app.webcam import LiveResults
+
+    live = LiveResults(max_points=10_000)
+    face = Face((0, 0, 10, 10), 1.0, {"happy": 1.0, **{e: 0.0 for e in ("angry", "disgust", "fear", "neutral", "sad", "surprise")}}, "happy")
+
+    def writer():
+        for _ in range(500):
+            live.publish([face], {})
+
+    threads = [threading.Thread(target=writer) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for _ in range(200):
+        live.snapshot(), live.timeline()
+    for t in threads:
+        t.join()
+    assert live.frames == 2000 and len(live.timeline()) == 2000
+
+
+def test_ice_configuration_from_environment(monkeypatch):
+    from fer_app.webcam import ice_servers
+
+    for k in ("FER_ICE_SERVERS", "TURN_URL", "TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN"):
+        monkeypatch.delenv(k, raising=False)
+    assert ice_servers() == ([], "none (localhost/LAN only)")
+    monkeypatch.setenv("TURN_URL", "turn:t.example:3478")
+    monkeypatch.setenv("TURN_USERNAME", "u")
+    monkeypatch.setenv("TURN_CREDENTIAL", "p")
+    servers, source = ice_servers()
+    assert source == "TURN_URL" and servers[0]["urls"] == ["turn:t.example:3478"] and servers[0]["username"] == "u"
+    monkeypatch.setenv("FER_ICE_SERVERS", '[{"urls": "stun:s.example:3478"}]')
+    assert ice_servers({"ignored": 1})[0] == [{"urls": "stun:s.example:3478"}]
+    monkeypatch.delenv("FER_ICE_SERVERS")
+    monkeypatch.delenv("TURN_URL")
+    assert ice_servers({"TURN_URL": "turn:x:1"})[1] == "TURN_URL"  # from secrets
