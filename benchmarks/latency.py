@@ -43,12 +43,12 @@ def stats(ms: list[float]) -> str:
     return f"{statistics.median(ms):.1f} / {np.percentile(ms, 90):.1f}"
 
 
-def timed(fn, runs: int) -> list[float]:
-    fn()  # warm-up
+def timed(fn, runs: int, *args) -> list[float]:
+    fn(*args)  # warm-up
     out = []
     for _ in range(runs):
         t = time.perf_counter()
-        fn()
+        fn(*args)
         out.append((time.perf_counter() - t) * 1e3)
     return out
 
@@ -74,12 +74,23 @@ def main() -> None:
             frame = make_frame(n)
             dets = det.detect(frame)
             crops = [crop_face(frame, d) for d in dets]
-            t_det = timed(lambda: det.detect(frame), args.runs)
-            t_cls = timed(lambda: clf.predict(crops), args.runs) if crops else [float("nan")]
+            t_det = timed(det.detect, args.runs, frame)
+            t_cls = timed(clf.predict, args.runs, crops) if crops else [float("nan")]
             per_face = [t / max(1, len(crops)) for t in t_cls]
-            t_e2e = timed(lambda: analyze_array(frame, name, 40, False, clf), args.runs)
+            t_e2e = timed(analyze_array, args.runs, frame, name, 40, False, clf)
             lines.append(f"| {name} | {n} | {len(dets)} | {stats(t_det)} | {stats(t_cls)} | {stats(per_face)} | {stats(t_e2e)} |")
             print(lines[-1], flush=True)
+    lines += ["", "Classifier backends (prepared 48x48 faces, calibrated probabilities, no TTA):", "",
+              "| backend | 1 face | 4 faces |", "|---|---|---|"]
+    from fer_app.model import EmotionClassifier
+
+    rng = np.random.default_rng(0)
+    for backend in ("tflite", "keras"):
+        c = EmotionClassifier(backend=backend)
+        cells = [stats(timed(c.predict_prepared, args.runs, rng.integers(0, 256, (n, 48, 48, 1), dtype=np.uint8)))
+                 for n in (1, 4)]
+        lines.append(f"| {backend} | {cells[0]} | {cells[1]} |")
+        print(lines[-1], flush=True)
     lines += ["", "Video path (VideoAnalyzer, Haar on a 320 px copy every 5th frame, tracking between, "
               "classification + smoothing every frame), 150 frames with the face moving:", "",
               "| faces | per frame median / p90 (ms) | frames per second |", "|---|---|---|"]

@@ -39,7 +39,7 @@ def main() -> None:
             model = build_model(size, alpha, None)
             model.compile(keras.optimizers.Adam(1e-4), "categorical_crossentropy")
             times = []
-            for i in range(args.steps):
+            for _ in range(args.steps):
                 t = time.perf_counter()
                 model.train_on_batch(x, y)
                 times.append(time.perf_counter() - t)

@@ -28,7 +28,9 @@ def _parser() -> argparse.ArgumentParser:
     pr.add_argument("--annotate", metavar="DIR", help="write annotated copies (PNG) into DIR")
     pr.add_argument("--detector", choices=sorted(DETECTORS), default=None, help="face detector (default mtcnn)")
     pr.add_argument("--min-face", type=int, default=20, help="smallest face side in pixels (default 20)")
-    pr.add_argument("--tta", action="store_true", help="average each face with its mirror image")
+    pr.add_argument("--no-tta", dest="tta", action="store_false",
+                    help="classify each face once (default: average with its mirror image, as the app and the "
+                         "reported test figures do)")
     pr.add_argument("--model", default=None, help="model directory (default: the shipped models/)")
     return p
 

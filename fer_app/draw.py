@@ -26,7 +26,8 @@ def annotate(rgb: np.ndarray, faces, numbered: bool = True) -> np.ndarray:
         x, y, bw, bh = face.box
         colour = colour_rgb(face.emotion)
         d.rectangle([x, y, x + bw, y + bh], outline=colour, width=thick)
-        label = f"{'#%d ' % i if numbered else ''}{face.emotion} {face.probabilities[face.emotion] * 100:.0f}%"
+        number = f"#{i} " if numbered else ""
+        label = f"{number}{face.emotion} {face.probabilities[face.emotion] * 100:.0f}%"
         tb = d.textbbox((0, 0), label, font=font)
         tw, th = tb[2] - tb[0] + 6, tb[3] - tb[1] + 6
         ty = y - th if y - th >= 0 else y + bh

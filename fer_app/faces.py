@@ -29,7 +29,7 @@ DETECT_MAX_SIDE = 1280
 #: Crop framing per detector: side = scale * detector box side, centre moved down by shift * side.
 #: Calibrated by benchmarks/calibrate_crop.py (docs/crop_calibration.md).
 CROP_FRAMING = {
-    "haar": {"scale": 1.0, "shift": 0.0},
+    "haar": {"scale": 1.1, "shift": 0.0},
     "mtcnn": {"scale": 1.0, "shift": 0.0},
 }
 
@@ -148,8 +148,9 @@ class MTCNNDetector:
 
     def detect(self, rgb: np.ndarray) -> list[Detection]:
         small, s = _downscale(rgb, self.max_side)
-        # MTCNN's image pyramid misses faces just above its minimum size: search a bit below it
-        min_px = max(12, int(round(0.7 * self.min_face * s)))
+        # mtcnn 1.0's pyramid misses faces well above a large min_face_size (an 85 px face was lost
+        # at 28 px): search from at most 20 px and drop small boxes afterwards
+        min_px = max(12, min(20, int(round(0.7 * self.min_face * s))))
         with self._lock:
             results = self._mtcnn.detect_faces(np.ascontiguousarray(small), min_face_size=min_px,
                                                threshold_onet=self.threshold)
@@ -164,7 +165,7 @@ class MTCNNDetector:
                 (lx, ly), (rx, ry) = kp["left_eye"], kp["right_eye"]
                 angle = -math.degrees(math.atan2(ry - ly, rx - lx))
             box = tuple(int(round(v / s)) for v in (x, y, w, h))
-            if box[2] > 0 and box[3] > 0:
+            if max(box[2], box[3]) >= self.min_face:
                 found.append(Detection(box, float(r["confidence"]), angle, self.name))
         return found
 

@@ -25,10 +25,14 @@ def export_tflite(keras_path: Path, out_path: Path) -> int:
     import keras
     import tensorflow as tf
 
+    import contextlib
+    import io
+
     model = keras.models.load_model(keras_path, compile=False)
     model.save(keras_path)
     converter = tf.lite.TFLiteConverter.from_keras_model(model)
-    data = converter.convert()
+    with contextlib.redirect_stdout(io.StringIO()):  # the converter prints every captured tensor
+        data = converter.convert()
     out_path.write_bytes(data)
     return len(data)
 

@@ -1,0 +1,82 @@
+"""The shipped model in models/: files, sizes, agreement, and its accuracy on FER-2013's test split
+(../shared/fer2013/test, skipped when absent). The figures below are what the shipped model achieved
+(models/metrics.json, `python -m training.evaluate --tta`); the test allows one point less."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from conftest import MODELS, SHARED_FER, needs_shared_fer, needs_shipped_model
+from fer_app.labels import EMOTIONS
+
+pytestmark = needs_shipped_model
+
+ACHIEVED_TTA_ACCURACY = 0.6570  # models/metrics.json of the shipped 96 px model
+ACHIEVED_TTA_MACRO_F1 = 0.6465
+
+
+def test_shipped_files_are_complete_and_small_enough():
+    for name in ("model.keras", "model.tflite", "config.json", "history.csv", "metrics.json",
+                 "confusion_matrix.png", "MODEL_CARD.md"):
+        assert (MODELS / name).is_file(), name
+    for name in ("model.keras", "model.tflite"):
+        assert (MODELS / name).stat().st_size <= 15 * 1024 * 1024, name
+    cfg = json.loads((MODELS / "config.json").read_text())
+    assert cfg["labels"] == list(EMOTIONS) and "temperature" in cfg and "temperature_tta" in cfg
+    check = json.loads((MODELS / "tflite_check.json").read_text())
+    assert check["top1_agreement"] >= 0.995 and check["n"] >= 3589
+
+
+def test_history_has_both_phases():
+    lines = (MODELS / "history.csv").read_text().strip().splitlines()
+    phases = [l.split(",")[1] for l in lines[1:]]
+    assert phases[0] == "head" and "finetune" in phases and len(phases) >= 5
+
+
+@pytest.fixture(scope="module")
+def test_results():
+    from fer_app.model import load_classifier
+    from training.data import load_split
+    from training.evaluate import evaluate
+
+    split = load_split(SHARED_FER, "test")
+    return split, evaluate(load_classifier(), split.x, split.y, tta=True)
+
+
+@needs_shared_fer
+def test_accuracy_on_the_test_split_holds(test_results):
+    _, m = test_results
+    assert m["n"] == 3589
+    assert m["accuracy"] >= ACHIEVED_TTA_ACCURACY - 0.01
+    assert m["macro_f1"] >= ACHIEVED_TTA_MACRO_F1 - 0.01
+    shipped = json.loads((MODELS / "metrics.json").read_text())
+    assert abs(shipped["accuracy"] - m["accuracy"]) < 0.005  # metrics.json describes this model
+
+
+@needs_shared_fer
+def test_probabilities_are_calibrated(test_results):
+    _, m = test_results
+    assert m["ece"] <= 0.05
+
+
+@needs_shared_fer
+def test_gamma_and_contrast_changes_cost_at_most_1_5_points(test_results):
+    import sys
+
+    from conftest import ROOT
+    from fer_app.model import load_classifier
+    from fer_app.preprocess import normalize_face
+    from training.evaluate import evaluate
+
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from robustness import perturb
+
+    split, clean = test_results
+    rng = np.random.default_rng(1)
+    changed = np.stack([normalize_face(perturb(f, g, c)) for f, g, c in
+                        zip(split.x, rng.uniform(0.6, 1.6, len(split)), rng.uniform(0.6, 1.4, len(split)))])
+    m = evaluate(load_classifier(), changed, split.y, tta=True)
+    assert clean["accuracy"] - m["accuracy"] <= 0.015
