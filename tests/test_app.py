@@ -23,7 +23,7 @@ def png_bytes(arr) -> bytes:
     return buf.getvalue()
 
 
-def app(**env) -> AppTest:
+def app() -> AppTest:
     return AppTest.from_file(APP, default_timeout=180)
 
 

@@ -60,8 +60,7 @@ def test_finds_a_40px_face(name):
 @pytest.mark.parametrize("name", ["mtcnn", "haar"])
 def test_finds_every_face_in_a_tiled_group(name):
     a = cv2.resize(astronaut(), (256, 256), interpolation=cv2.INTER_AREA)
-    tiled = np.block([[[a], [a[:, ::-1]]], [[a[:, ::-1]], [a]]]) if False else np.vstack(
-        [np.hstack([a, a[:, ::-1], a]), np.hstack([a[:, ::-1], a, a[:, ::-1]])])
+    tiled = np.vstack([np.hstack([a, a[:, ::-1], a]), np.hstack([a[:, ::-1], a, a[:, ::-1]])])
     dets = get_detector(name).detect(np.ascontiguousarray(tiled))
     assert len(dets) == 6
 
