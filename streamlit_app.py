@@ -114,7 +114,7 @@ def photos_page(settings: dict) -> None:
     st.write("Upload one or more photos (or take a snapshot): every face is found, cropped and classified "
              "into " + ", ".join(EMOTIONS) + ". Images stay in memory and are never stored.")
     uploads = st.file_uploader("Photos", type=PHOTO_TYPES, accept_multiple_files=True, key="uploads")
-    with st.expander("📸 Take a snapshot with your camera (works where the live webcam cannot connect)"):
+    with st.expander("Take a snapshot with your camera (works where the live webcam cannot connect)"):
         snapshot = st.camera_input("Snapshot", key="snapshot")
     files = list(uploads or []) + ([snapshot] if snapshot is not None else [])
     if not files:
@@ -223,7 +223,7 @@ def model_page() -> None:
         cols[0].metric("Test accuracy", f"{metrics['accuracy'] * 100:.1f}%")
         cols[1].metric("Test macro-F1", f"{metrics['macro_f1']:.3f}")
         cols[2].metric("Calibration error (ECE)", f"{metrics.get('ece', float('nan')):.3f}")
-    cols[3].metric("Input", f"{config.get('img_size')} px, MobileNetV2 α={config.get('alpha')}")
+    cols[3].metric(f"Input (MobileNetV2, α {config.get('alpha')})", f"{config.get('img_size')} px")
 
     st.header("Training history")
     df = load_history(model_dir / "history.csv")

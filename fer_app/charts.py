@@ -51,7 +51,7 @@ def history_chart(df: pd.DataFrame, metric: str) -> alt.LayerChart:
 
 def lr_chart(df: pd.DataFrame) -> alt.LayerChart:
     line = alt.Chart(df, title="Learning rate", height=200).mark_line(point=True).encode(
-        x="epoch:Q", y=alt.Y("lr:Q", title="learning rate", axis=alt.Axis(format=".0e")),
+        x="epoch:Q", y=alt.Y("lr:Q", title="learning rate", scale=alt.Scale(type="log"), axis=alt.Axis(format=".0e")),
         color=alt.Color("phase:N"), tooltip=["epoch", "phase", alt.Tooltip("lr:Q", format=".2e")])
     return line + _phase_rule(df)
 
@@ -61,7 +61,8 @@ def _phase_rule(df: pd.DataFrame) -> alt.Chart:
     boundary = float(head.max()) + 0.5 if len(head) else 0.5
     rule_df = pd.DataFrame({"epoch": [boundary], "text": ["fine-tuning starts"]})
     rule = alt.Chart(rule_df).mark_rule(strokeDash=[4, 4], color="gray").encode(x="epoch:Q")
-    return rule + alt.Chart(rule_df).mark_text(align="left", dx=4, dy=-100, color="gray").encode(x="epoch:Q", text="text:N")
+    label = alt.Chart(rule_df).mark_text(align="left", dx=4, color="gray").encode(x="epoch:Q", y=alt.value(8), text="text:N")
+    return rule + label
 
 
 def confusion_chart(cm, labels=EMOTIONS) -> alt.LayerChart:

@@ -15,7 +15,7 @@ from fer_app.labels import EMOTIONS
 pytestmark = needs_shipped_model
 
 ACHIEVED_TTA_ACCURACY = 0.6570  # models/metrics.json of the shipped 96 px model
-ACHIEVED_TTA_MACRO_F1 = 0.6465
+ACHIEVED_TTA_MACRO_F1 = 0.6464
 
 
 def test_shipped_files_are_complete_and_small_enough():
