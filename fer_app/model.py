@@ -109,17 +109,23 @@ class EmotionClassifier:
         self._interp.invoke()
         return self._interp.get_tensor(self._out_index).copy()
 
+    #: Largest batch sent to the model at once; bigger inputs (a whole test split) are chunked.
+    MAX_BATCH = 256
+
     def predict_raw(self, faces_u8: np.ndarray) -> np.ndarray:
-        """Uncalibrated softmax for prepared faces (N, 48, 48, 1) uint8 -> (N, 7)."""
+        """Uncalibrated softmax for prepared faces (N, 48, 48[, 1]) uint8 -> (N, 7), any N."""
         x = np.asarray(faces_u8, np.float32)
         if x.ndim == 3:
             x = x[..., None]
         if len(x) == 0:
             return np.zeros((0, len(EMOTIONS)), np.float32)
-        with self._lock:
-            if self.backend == "tflite":
-                return self._raw_tflite(x)
-            return np.asarray(self._keras(x, training=False))
+        parts = []
+        for i in range(0, len(x), self.MAX_BATCH):
+            chunk = x[i:i + self.MAX_BATCH]
+            with self._lock:
+                parts.append(self._raw_tflite(chunk) if self.backend == "tflite"
+                             else np.asarray(self._keras(chunk, training=False)))
+        return np.concatenate(parts)
 
     def predict_prepared(self, faces_u8: np.ndarray, tta: bool = False) -> np.ndarray:
         """Calibrated probabilities for prepared faces; ``tta`` averages with the mirrored faces."""

@@ -52,10 +52,6 @@ def ice_servers(secrets: Mapping | None = None) -> tuple[list[dict], str]:
     return [], "none (localhost/LAN only)"
 
 
-def rtc_configuration(secrets: Mapping | None = None) -> dict:
-    return {"iceServers": ice_servers(secrets)[0]}
-
-
 class LiveResults:
     """Thread-safe: the frame callback ``publish``es; the page reads ``snapshot`` and ``timeline``."""
 

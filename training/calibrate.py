@@ -14,7 +14,6 @@ import json
 import sys
 from pathlib import Path
 
-import numpy as np
 
 from fer_app.calibration import apply_temperature, expected_calibration_error, fit_temperature
 from fer_app.model import EmotionClassifier, ModelLoadError
@@ -23,10 +22,8 @@ from training.data import DatasetError, Split, load_split
 
 def calibrate(model_dir: Path, val: Split) -> dict:
     clf = EmotionClassifier(model_dir, backend="keras")
-    x = val.x[..., None]
-    raw = np.concatenate([clf.predict_raw(x[i:i + 256]) for i in range(0, len(x), 256)])
-    flip = np.concatenate([clf.predict_raw(x[i:i + 256, :, ::-1]) for i in range(0, len(x), 256)])
-    tta = 0.5 * (raw + flip)
+    raw = clf.predict_raw(val.x)
+    tta = 0.5 * (raw + clf.predict_raw(val.x[:, :, ::-1]))
     t, t_tta = fit_temperature(raw, val.y), fit_temperature(tta, val.y)
     result = {
         "temperature": t,

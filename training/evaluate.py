@@ -52,13 +52,8 @@ def metrics_from_confusion(cm: np.ndarray) -> dict:
     }
 
 
-def predict_split(clf: EmotionClassifier, x: np.ndarray, tta: bool, batch_size: int = 256) -> np.ndarray:
-    parts = [clf.predict_prepared(x[i:i + batch_size, :, :, None], tta=tta) for i in range(0, len(x), batch_size)]
-    return np.concatenate(parts) if parts else np.zeros((0, len(EMOTIONS)))
-
-
 def evaluate(clf: EmotionClassifier, x: np.ndarray, y: np.ndarray, tta: bool = False) -> dict:
-    probs = predict_split(clf, x, tta)
+    probs = clf.predict_prepared(x[..., None], tta=tta)
     result = metrics_from_confusion(confusion_matrix(y, probs.argmax(axis=1)))
     result.update(ece=round(expected_calibration_error(probs, y), 4), nll=round(nll(probs, y), 4),
                   temperature=clf.temperature_tta if tta else clf.temperature, tta=tta)

@@ -2,8 +2,8 @@
 
 ``python -m training.export --model DIR_OR_model.keras [--data PATH --split test] [--min-agreement 0.995]``
 
-Writes ``model.tflite`` beside ``model.keras`` (which is re-saved without its optimizer state). With ``--data``, both models classify the split and the
-top-1 agreement must reach ``--min-agreement`` (exit code 1 otherwise). The export is float32: the
+Writes ``model.tflite`` beside ``model.keras`` (which is re-saved without its optimizer state). With
+``--data``, both models classify the split and the top-1 agreement must reach ``--min-agreement`` (exit code 1 otherwise). The export is float32: the
 model carries its own resize/scaling layers, so the TFLite file takes the same 48x48 faces.
 """
 
@@ -22,11 +22,11 @@ from training.data import DatasetError, load_split
 
 def export_tflite(keras_path: Path, out_path: Path) -> int:
     """Write the TFLite model; also re-save ``keras_path`` without optimizer state (a third of the size)."""
-    import keras
-    import tensorflow as tf
-
     import contextlib
     import io
+
+    import keras
+    import tensorflow as tf
 
     model = keras.models.load_model(keras_path, compile=False)
     model.save(keras_path)
@@ -37,16 +37,10 @@ def export_tflite(keras_path: Path, out_path: Path) -> int:
     return len(data)
 
 
-def agreement(model_dir: Path, x: np.ndarray, batch_size: int = 256) -> dict:
+def agreement(model_dir: Path, x: np.ndarray) -> dict:
     """Top-1 agreement and max probability difference between the Keras and TFLite models."""
-    k = EmotionClassifier(model_dir, backend="keras")
-    t = EmotionClassifier(model_dir, backend="tflite")
-    pk, pt = [], []
-    for i in range(0, len(x), batch_size):
-        batch = x[i:i + batch_size, :, :, None]
-        pk.append(k.predict_raw(batch))
-        pt.append(t.predict_raw(batch))
-    pk, pt = np.concatenate(pk), np.concatenate(pt)
+    pk = EmotionClassifier(model_dir, backend="keras").predict_raw(x)
+    pt = EmotionClassifier(model_dir, backend="tflite").predict_raw(x)
     return {"n": len(x), "top1_agreement": float((pk.argmax(1) == pt.argmax(1)).mean()),
             "max_abs_prob_diff": float(np.abs(pk - pt).max())}
 
