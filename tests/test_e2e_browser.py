@@ -42,13 +42,16 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def server():
+def server(tmp_path_factory):
     port = free_port()
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    # the server's output goes to a file: an unread pipe fills up and blocks the server mid-stream
+    log_path = tmp_path_factory.mktemp("streamlit") / "server.log"
+    log = open(log_path, "w")
     proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(ROOT / "streamlit_app.py"),
                              "--server.port", str(port), "--server.address", "127.0.0.1", "--server.headless", "true",
                              "--browser.gatherUsageStats", "false"], cwd=ROOT, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                            stdout=log, stderr=subprocess.STDOUT, text=True)
     url = f"http://127.0.0.1:{port}"
     deadline = time.time() + 120
     while time.time() < deadline:
@@ -59,13 +62,14 @@ def server():
             time.sleep(0.5)
     else:
         proc.kill()
-        pytest.fail("streamlit did not start: " + (proc.stdout.read() if proc.stdout else ""))
-    yield {"url": url, "proc": proc}
+        pytest.fail("streamlit did not start: " + log_path.read_text()[-3000:])
+    yield {"url": url, "proc": proc, "log": log_path}
     proc.terminate()
     try:
         proc.wait(10)
     except subprocess.TimeoutExpired:
         proc.kill()
+    log.close()
 
 
 def write_face_y4m(path: Path, frames: int = 60) -> None:
