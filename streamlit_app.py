@@ -66,7 +66,7 @@ def sidebar() -> tuple[str, dict]:
             help="mtcnn: accurate, finds tilted and small faces (about 0.2-0.5 s per photo). "
                  "haar: OpenCV cascade, fast, upright faces only."),
         "min_face": st.sidebar.slider("Minimum face size (px)", 12, 200, 20, step=4, key="min_face"),
-        "tta": st.sidebar.checkbox("Test-time augmentation (average with mirror image)", value=True, key="tta"),
+        "tta": st.sidebar.checkbox("Test-time augmentation (average 10 shifted and mirrored views)", value=True, key="tta"),
         "smoothing": st.sidebar.slider("Webcam smoothing", 0.0, 0.95, 0.6, step=0.05, key="smoothing",
                                        help="Weight of the previous probabilities in each new frame's."),
         "detect_every": st.sidebar.slider("Webcam: detect every N frames", 1, 15, 5, key="detect_every",

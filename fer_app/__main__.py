@@ -29,8 +29,8 @@ def _parser() -> argparse.ArgumentParser:
     pr.add_argument("--detector", choices=sorted(DETECTORS), default=None, help="face detector (default mtcnn)")
     pr.add_argument("--min-face", type=int, default=20, help="smallest face side in pixels (default 20)")
     pr.add_argument("--no-tta", dest="tta", action="store_false",
-                    help="classify each face once (default: average with its mirror image, as the app and the "
-                         "reported test figures do)")
+                    help="classify each face once (default: average over 10 shifted/mirrored views, as the app "
+                         "and the reported test figures do)")
     pr.add_argument("--model", default=None, help="model directory (default: the shipped models/)")
     return p
 

@@ -127,12 +127,19 @@ class EmotionClassifier:
                              else np.asarray(self._keras(chunk, training=False)))
         return np.concatenate(parts)
 
+    def predict_raw_tta(self, faces_u8: np.ndarray) -> np.ndarray:
+        """Uncalibrated softmax averaged over the test-time views (:func:`preprocess.tta_views`)."""
+        x = np.asarray(faces_u8)
+        if len(x) == 0:
+            return self.predict_raw(x)
+        views = self.predict_raw(preprocess.tta_views(x))
+        return views.reshape(-1, len(x), views.shape[-1]).mean(axis=0)
+
     def predict_prepared(self, faces_u8: np.ndarray, tta: bool = False) -> np.ndarray:
-        """Calibrated probabilities for prepared faces; ``tta`` averages with the mirrored faces."""
-        probs = self.predict_raw(faces_u8)
-        if tta and len(probs):
-            probs = 0.5 * (probs + self.predict_raw(np.asarray(faces_u8)[:, :, ::-1]))
-        return apply_temperature(probs, self.temperature_tta if tta else self.temperature)
+        """Calibrated probabilities for prepared faces; ``tta`` averages over shifted and mirrored views."""
+        if tta:
+            return apply_temperature(self.predict_raw_tta(faces_u8), self.temperature_tta)
+        return apply_temperature(self.predict_raw(faces_u8), self.temperature)
 
     def predict(self, faces, tta: bool = False) -> np.ndarray:
         """Face crops (uint8 arrays of any size, gray/RGB/RGBA) -> (N, 7) calibrated probabilities."""

@@ -93,3 +93,29 @@ def model_input_stage(x, img_size: int):
     if img_size != FACE_SIZE:
         x = layers.Resizing(img_size, img_size, interpolation="bilinear", name="resize_to_input")(x)
     return layers.Concatenate(axis=-1, name="gray_to_3ch")([x, x, x])
+
+
+#: Test-time augmentation: every face is seen at these (dy, dx) pixel shifts, each also mirrored, and
+#: the softmax outputs are averaged (10 views). Chosen on the validation split
+#: (``benchmarks/tta_views.py``, ``docs/experiments.md``); calibration fits ``temperature_tta`` for it.
+TTA_SHIFTS = ((0, 0), (-1, -1), (1, 1), (-1, 1), (1, -1))
+TTA_VERSION = "flip-x-diag1-v1"
+
+
+def shift_faces(x: np.ndarray, dy: int, dx: int) -> np.ndarray:
+    """Move the crop window of a batch (N, H, W[, C]) by (dy, dx) pixels: ``out[r, c] = x[r + dy, c + dx]``,
+    with the edge pixels repeated where the window leaves the image."""
+    if dy == 0 and dx == 0:
+        return x
+    py, px = abs(dy), abs(dx)
+    pad = [(0, 0), (py, py), (px, px)] + [(0, 0)] * (x.ndim - 3)
+    padded = np.pad(x, pad, mode="edge")
+    h, w = x.shape[1], x.shape[2]
+    return padded[:, py + dy:py + dy + h, px + dx:px + dx + w]
+
+
+def tta_views(x: np.ndarray, shifts=TTA_SHIFTS) -> np.ndarray:
+    """(N, H, W[, C]) prepared faces -> (V * N, H, W[, C]): each shift, then each shift mirrored."""
+    views = [shift_faces(x, dy, dx) for dy, dx in shifts]
+    views += [v[:, :, ::-1] for v in views]
+    return np.ascontiguousarray(np.concatenate(views))

@@ -89,8 +89,52 @@ def test_bad_datasets_stop_with_one_line_and_exit_2(case, tiny_data, tmp_path):
     r = run_cli("-m", "training.train", "--data", str(root), "--out", str(tmp_path / "out"),
                 "--weights", "none", "--cache-dir", str(tmp_path / "cache"))
     assert r.returncode == 2, r.stderr
-    lines = [l for l in r.stderr.strip().splitlines() if l.startswith("error:")]
+    lines = [line for line in r.stderr.strip().splitlines() if line.startswith("error:")]
     assert len(lines) == 1 and "Traceback" not in r.stderr
     expected = {"missing_class": "missing class folder", "empty_class": "has no images",
                 "not_a_dataset": "not a FER-2013 dataset", "no_such_path": "no such file"}[case]
     assert expected in lines[0]
+
+
+def test_random_erasing_replaces_one_rectangle_in_about_the_requested_share_of_faces():
+    from training.data import random_erase
+
+    x = np.full((400, 48, 48, 1), 100.0, np.float32)
+    out = np.asarray(random_erase(x, 0.5))
+    changed = (out != 100.0)[..., 0]
+    hit = changed.reshape(len(x), -1).any(axis=1)
+    assert 0.38 < hit.mean() < 0.62
+    areas = changed.reshape(len(x), -1).mean(axis=1)[hit]
+    assert areas.min() >= 0.01 and areas.max() <= 0.22
+    for m in changed[hit][:50]:  # the erased pixels form one axis-aligned rectangle
+        rows, cols = np.flatnonzero(m.any(axis=1)), np.flatnonzero(m.any(axis=0))
+        assert m[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1].mean() > 0.97
+    assert out.min() >= 0.0 and out.max() <= 255.0
+    np.testing.assert_array_equal(np.asarray(random_erase(x, 0.0)), x)
+
+
+def test_mixup_blends_images_and_labels_with_the_same_weight():
+    import tensorflow as tf
+
+    from training.data import mixup
+
+    n = 64
+    x = np.repeat(np.arange(n, dtype=np.float32)[:, None, None, None], 4, axis=1).repeat(4, axis=2)
+    y = np.eye(len(EMOTIONS), dtype=np.float32)[np.arange(n) % len(EMOTIONS)]
+    xm, ym = (np.asarray(t) for t in mixup(tf.constant(x), tf.constant(y), 0.2))
+    np.testing.assert_allclose(ym.sum(axis=1), 1.0, atol=1e-5)
+    own = ym[np.arange(n), np.arange(n) % len(EMOTIONS)]
+    assert (own >= 0.5 - 1e-6).all()  # every image keeps its own label as the larger part
+    assert (np.abs(xm - x) > 1e-3).any()  # something was mixed
+    # where the partner has another class, the label weight is the image weight: x = lam*i + (1-lam)*j
+    k = len(EMOTIONS)
+    checked = 0
+    for i in range(n):
+        lam = own[i]
+        if lam > 0.999:
+            continue
+        j = (xm[i, 0, 0, 0] - lam * i) / (1.0 - lam)
+        assert abs(j - round(j)) < 1e-2 and 0 <= round(j) < n
+        assert ym[i, round(j) % k] == pytest.approx(1.0 - lam, abs=1e-5)
+        checked += 1
+    assert checked > n // 2

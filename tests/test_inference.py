@@ -123,3 +123,28 @@ def test_labelled_photos_smoke():
             happy_ok += ranked[0] == "happy"
     assert top2 >= 0.7 * len(rows), f"{top2}/{len(rows)}"
     assert happy_ok >= happy_n - 1
+
+
+def test_tta_views_are_the_documented_shifts_and_mirrors():
+    from fer_app.preprocess import TTA_SHIFTS, shift_faces, tta_views
+
+    x = np.arange(2 * 48 * 48, dtype=np.uint8).reshape(2, 48, 48, 1)
+    v = tta_views(x)
+    assert v.shape == (2 * len(TTA_SHIFTS) * 2, 48, 48, 1)
+    np.testing.assert_array_equal(v[:2], x)  # first view: the face itself
+    np.testing.assert_array_equal(v[2 * len(TTA_SHIFTS):2 * len(TTA_SHIFTS) + 2], x[:, :, ::-1])
+    s = shift_faces(x, 1, -1)  # the window moves down 1, left 1: out[r, c] = x[r + 1, c - 1]
+    np.testing.assert_array_equal(s[:, :-1, 1:], x[:, 1:, :-1])
+    np.testing.assert_array_equal(s[:, -1, 1:], x[:, -1, :-1])  # edges repeat
+    np.testing.assert_array_equal(s[:, :-1, 0], x[:, 1:, 0])
+
+
+def test_tta_prediction_is_the_calibrated_mean_over_the_views(clf):
+    from fer_app.calibration import apply_temperature
+    from fer_app.preprocess import prepare_batch, tta_views
+
+    x = prepare_batch(faces(3))
+    per_view = clf.predict_raw(tta_views(x)).reshape(-1, 3, 7)
+    expected = apply_temperature(per_view.mean(axis=0), clf.temperature_tta)
+    np.testing.assert_allclose(clf.predict_prepared(x, tta=True), expected, atol=1e-6)
+    assert not np.allclose(per_view[0], per_view[1], atol=1e-4)  # the views really differ

@@ -14,8 +14,8 @@ from fer_app.labels import EMOTIONS
 
 pytestmark = needs_shipped_model
 
-ACHIEVED_TTA_ACCURACY = 0.6570  # models/metrics.json of the shipped 96 px model
-ACHIEVED_TTA_MACRO_F1 = 0.6464
+ACHIEVED_TTA_ACCURACY = 0.6623  # models/metrics.json of the shipped 96 px model (10-view TTA)
+ACHIEVED_TTA_MACRO_F1 = 0.6542
 
 
 def test_shipped_files_are_complete_and_small_enough():
@@ -26,13 +26,16 @@ def test_shipped_files_are_complete_and_small_enough():
         assert (MODELS / name).stat().st_size <= 15 * 1024 * 1024, name
     cfg = json.loads((MODELS / "config.json").read_text())
     assert cfg["labels"] == list(EMOTIONS) and "temperature" in cfg and "temperature_tta" in cfg
+    from fer_app.preprocess import TTA_VERSION
+
+    assert cfg["tta"] == TTA_VERSION  # temperature_tta was fitted for the views the code averages
     check = json.loads((MODELS / "tflite_check.json").read_text())
     assert check["top1_agreement"] >= 0.995 and check["n"] >= 3589
 
 
 def test_history_has_both_phases():
     lines = (MODELS / "history.csv").read_text().strip().splitlines()
-    phases = [l.split(",")[1] for l in lines[1:]]
+    phases = [line.split(",")[1] for line in lines[1:]]
     assert phases[0] == "head" and "finetune" in phases and len(phases) >= 5
 
 

@@ -21,11 +21,13 @@ def test_one_epoch_run_writes_model_history_and_config(tiny_model, tiny_data):
     assert cfg["preprocessing"]["version"]
     for key in ("epochs", "img_size", "alpha", "weights", "batch_size", "seed", "augment", "class_weight"):
         assert key in cfg["settings"]
+    assert cfg["settings"]["erase"] == 0.5 and cfg["settings"]["mixup"] == 0.2
+    assert cfg["tta"] == "flip-x-diag1-v1" and 0.25 <= cfg["temperature_tta"] <= 5.0
     assert len(cfg["data"]["train_fingerprint"]) == 16 and cfg["data"]["skipped_files"] == 2
     assert 0.25 <= cfg["temperature"] <= 5.0
     lines = (tiny_model / "history.csv").read_text().strip().splitlines()
     assert lines[0].split(",") == ["epoch", "phase", "lr", "loss", "accuracy", "val_loss", "val_accuracy", "seconds"]
-    assert [l.split(",")[1] for l in lines[1:]] == ["head", "finetune"]
+    assert [line.split(",")[1] for line in lines[1:]] == ["head", "finetune"]
     assert (tiny_model / "model.keras").is_file()
 
 
@@ -51,7 +53,7 @@ def test_resume_after_a_kill_continues_from_the_last_epoch(tiny_data, tmp_path):
     assert f"resuming after epoch {done_before}" in r.stderr
     final = json.loads(state.read_text())
     assert final["finished"] and final["epochs_done"] == 6
-    epochs = [int(l.split(",")[0]) for l in (out / "history.csv").read_text().strip().splitlines()[1:]]
+    epochs = [int(line.split(",")[0]) for line in (out / "history.csv").read_text().strip().splitlines()[1:]]
     assert epochs == [1, 2, 3, 4, 5, 6]
 
 
@@ -90,5 +92,5 @@ def test_tflite_export_agrees_with_keras(tiny_model, tiny_data):
 def test_evaluate_reports_bad_data_in_one_line(tiny_model, tmp_path):
     r = run_cli("-m", "training.evaluate", "--model", str(tiny_model), "--data", str(tmp_path / "missing"))
     assert r.returncode == 2 and "Traceback" not in r.stderr
-    errors = [l for l in r.stderr.splitlines() if l.startswith("error:")]
+    errors = [line for line in r.stderr.splitlines() if line.startswith("error:")]
     assert len(errors) == 1 and "no such file or directory" in errors[0]

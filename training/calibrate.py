@@ -3,7 +3,7 @@
 ``python -m training.calibrate --model DIR --data PATH``
 
 Two temperatures are fitted (by NLL on validation): ``temperature`` for single predictions and
-``temperature_tta`` for flip-averaged ones, since averaging changes the confidence. Training runs this
+``temperature_tta`` for test-time-augmented ones (``fer_app.preprocess.tta_views``), since averaging changes the confidence. Training runs this
 at the end; it can be rerun on any model directory. The test split is never read here.
 """
 
@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 
+from fer_app import preprocess
 from fer_app.calibration import apply_temperature, expected_calibration_error, fit_temperature
 from fer_app.model import EmotionClassifier, ModelLoadError
 from training.data import DatasetError, Split, load_split
@@ -23,11 +24,12 @@ from training.data import DatasetError, Split, load_split
 def calibrate(model_dir: Path, val: Split) -> dict:
     clf = EmotionClassifier(model_dir, backend="keras")
     raw = clf.predict_raw(val.x)
-    tta = 0.5 * (raw + clf.predict_raw(val.x[:, :, ::-1]))
+    tta = clf.predict_raw_tta(val.x)
     t, t_tta = fit_temperature(raw, val.y), fit_temperature(tta, val.y)
     result = {
         "temperature": t,
         "temperature_tta": t_tta,
+        "tta": preprocess.TTA_VERSION,
         "val_accuracy": float((raw.argmax(1) == val.y).mean()),
         "val_accuracy_tta": float((tta.argmax(1) == val.y).mean()),
         "val_ece_raw": expected_calibration_error(raw, val.y),

@@ -323,11 +323,61 @@ def make_augmenter(strength: float = 1.0, seed: int = 0):
     return keras.Sequential(steps, name="augment")
 
 
-def make_dataset(split: Split, batch_size: int, training: bool, augmenter=None, seed: int = 0):
-    """tf.data pipeline of (faces float32 (N, 48, 48, 1) in [0, 255], labels) batches.
+def random_erase(x, probability: float, seed=None):
+    """Random erasing (Zhong et al. 2017) on a float batch (N, H, W, 1) in [0, 255].
 
-    Only uint8 48x48 faces live in memory; augmentation runs per batch; resizing to the network's
-    input size and scaling happen inside the model (fer_app.preprocess.model_input_stage).
+    With ``probability`` per image, one rectangle covering 2-20 % of the face (aspect ratio 0.3-3.3)
+    is replaced by uniform noise: the network cannot rely on any single region (mouth, eyes).
+    """
+    import tensorflow as tf
+
+    shape = tf.shape(x)
+    n, h, w = shape[0], tf.cast(shape[1], tf.float32), tf.cast(shape[2], tf.float32)
+    rng = tf.random.uniform
+    area = rng([n], 0.02, 0.2, seed=seed) * h * w
+    log_ratio = rng([n], tf.math.log(0.3), tf.math.log(3.3), seed=seed)
+    eh = tf.minimum(tf.sqrt(area * tf.exp(log_ratio)), h)
+    ew = tf.minimum(tf.sqrt(area / tf.exp(log_ratio)), w)
+    y0 = rng([n], 0.0, 1.0, seed=seed) * (h - eh)
+    x0 = rng([n], 0.0, 1.0, seed=seed) * (w - ew)
+    rows = tf.range(h)[None, :, None]
+    cols = tf.range(w)[None, None, :]
+    inside = ((rows >= y0[:, None, None]) & (rows < (y0 + eh)[:, None, None])
+              & (cols >= x0[:, None, None]) & (cols < (x0 + ew)[:, None, None]))
+    chosen = rng([n], 0.0, 1.0, seed=seed) < probability
+    mask = (inside & chosen[:, None, None])[..., None]
+    noise = rng(tf.shape(x), 0.0, 255.0, seed=seed)
+    return tf.where(mask, noise, x)
+
+
+def mixup(x, y, alpha: float, seed=None):
+    """Mixup (Zhang et al. 2018) of a batch with a shuffled copy of itself.
+
+    ``y`` are one-hot (or soft) labels; one mixing weight lam ~ Beta(alpha, alpha) per image, folded to
+    lam >= 0.5 so every mixed image keeps its own label as the larger part.
+    """
+    import tensorflow as tf
+
+    n = tf.shape(x)[0]
+    g1 = tf.random.gamma([n], alpha, seed=seed)
+    g2 = tf.random.gamma([n], alpha, seed=seed)
+    lam = g1 / (g1 + g2 + 1e-12)
+    lam = tf.maximum(lam, 1.0 - lam)
+    perm = tf.random.shuffle(tf.range(n), seed=seed)
+    lx = lam[:, None, None, None]
+    x = lx * x + (1.0 - lx) * tf.gather(x, perm)
+    y = lam[:, None] * y + (1.0 - lam[:, None]) * tf.gather(y, perm)
+    return x, y
+
+
+def make_dataset(split: Split, batch_size: int, training: bool, augmenter=None, seed: int = 0,
+                 erase: float = 0.0, mixup_alpha: float = 0.0):
+    """tf.data pipeline of (faces float32 (N, 48, 48, 1) in [0, 255], one-hot labels) batches.
+
+    Only uint8 48x48 faces live in memory; augmentation (``augmenter``, then random erasing with
+    probability ``erase``, then mixup with Beta(``mixup_alpha``)) runs per batch and only when
+    ``training``; resizing to the network's input size and scaling happen inside the model
+    (fer_app.preprocess.model_input_stage).
     """
     import tensorflow as tf
 
@@ -335,8 +385,13 @@ def make_dataset(split: Split, batch_size: int, training: bool, augmenter=None, 
     if training:
         ds = ds.shuffle(len(split), seed=seed, reshuffle_each_iteration=True)
     ds = ds.batch(batch_size)
-    ds = ds.map(lambda x, y: (tf.cast(x, tf.float32), y), num_parallel_calls=tf.data.AUTOTUNE)
+    ds = ds.map(lambda x, y: (tf.cast(x, tf.float32), tf.one_hot(y, len(EMOTIONS))),
+                num_parallel_calls=tf.data.AUTOTUNE)
     if training and augmenter is not None:
         ds = ds.map(lambda x, y: (tf.clip_by_value(augmenter(x, training=True), 0.0, 255.0), y),
                     num_parallel_calls=tf.data.AUTOTUNE)
+    if training and erase > 0:
+        ds = ds.map(lambda x, y: (random_erase(x, erase), y), num_parallel_calls=tf.data.AUTOTUNE)
+    if training and mixup_alpha > 0:
+        ds = ds.map(lambda x, y: mixup(x, y, mixup_alpha), num_parallel_calls=tf.data.AUTOTUNE)
     return ds.prefetch(tf.data.AUTOTUNE)

@@ -2,8 +2,8 @@
 
 Reports accuracy, macro-F1, per-class precision/recall/F1/support, the confusion matrix (rows = true,
 columns = predicted) and calibration (ECE, NLL). Predictions go through ``fer_app.model`` exactly as in
-the app, so the temperature stored with the model is applied. ``--tta`` averages each face with its
-mirror image. ``--json`` prints one JSON object; ``--out DIR`` writes ``metrics.json`` and
+the app, so the temperature stored with the model is applied. ``--tta`` averages each face over the app's
+test-time views (``fer_app.preprocess.tta_views``: five 1-pixel shifts, each mirrored). ``--json`` prints one JSON object; ``--out DIR`` writes ``metrics.json`` and
 ``confusion_matrix.png``. With ``--model`` omitted, the shipped model in ``models/`` is evaluated.
 """
 
@@ -105,7 +105,7 @@ def main(argv=None) -> int:
     p.add_argument("--model", default=None, help="model file (.keras/.tflite) or directory (default: models/)")
     p.add_argument("--data", required=True, help="FER-2013 root or fer2013.csv")
     p.add_argument("--split", default="test", choices=["train", "val", "test", "private"])
-    p.add_argument("--tta", action="store_true", help="average with the horizontally flipped face")
+    p.add_argument("--tta", action="store_true", help="test-time augmentation: average over shifted and mirrored views")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of the report")
     p.add_argument("--out", default=None, help="also write metrics.json and confusion_matrix.png here")
     p.add_argument("--backend", default="auto", choices=["auto", "keras", "tflite"])

@@ -37,7 +37,7 @@ HISTORY_FIELDS = ["epoch", "phase", "lr", "loss", "accuracy", "val_loss", "val_a
 #: Settings that define a run; --resume reuses the stored ones.
 RUN_SETTINGS = ["epochs", "head_epochs", "img_size", "alpha", "weights", "batch_size", "seed", "lr",
                 "head_lr", "min_lr_ratio", "schedule", "label_smoothing", "class_weight", "augment",
-                "val_fraction", "patience", "dropout", "bn_momentum"]
+                "erase", "mixup", "val_fraction", "patience", "dropout", "bn_momentum"]
 
 
 def parse_args(argv=None):
@@ -60,6 +60,10 @@ def parse_args(argv=None):
     p.add_argument("--label-smoothing", type=float, default=0.0)
     p.add_argument("--class-weight", choices=["sqrt", "balanced", "none"], default="sqrt")
     p.add_argument("--augment", type=float, default=0.5, help="augmentation strength (0 = flips only)")
+    p.add_argument("--erase", type=float, default=0.0,
+                   help="random-erasing probability per training image (0 = off)")
+    p.add_argument("--mixup", type=float, default=0.0,
+                   help="mixup Beta(alpha, alpha) parameter (0 = off; 0.2 is typical)")
     p.add_argument("--val-fraction", type=float, default=0.1)
     p.add_argument("--patience", type=int, default=6, help="early-stopping patience (epochs)")
     p.add_argument("--dropout", type=float, default=0.3)
@@ -150,12 +154,6 @@ def compile_model(model, lr: float, label_smoothing: float):
                   metrics=["accuracy"])
 
 
-def one_hot(ds):
-    import tensorflow as tf
-
-    return ds.map(lambda x, y: (x, tf.one_hot(y, len(EMOTIONS))))
-
-
 def train(args) -> dict:
     import keras
 
@@ -203,8 +201,9 @@ def train(args) -> dict:
 
     weights = class_weights(train_split.y, settings["class_weight"])
     augmenter = make_augmenter(settings["augment"], settings["seed"])
-    train_ds = one_hot(make_dataset(train_split, settings["batch_size"], True, augmenter, settings["seed"]))
-    val_ds = one_hot(make_dataset(val_split, settings["batch_size"], False))
+    train_ds = make_dataset(train_split, settings["batch_size"], True, augmenter, settings["seed"],
+                            erase=settings.get("erase", 0.0), mixup_alpha=settings.get("mixup", 0.0))
+    val_ds = make_dataset(val_split, settings["batch_size"], False)
     history = read_history(out / "history.csv", state["epochs_done"])
     verbose = 2 if (args.quiet or not sys.stdout.isatty()) else 1
     head_end = settings["head_epochs"]

@@ -1,0 +1,58 @@
+"""What would an ensemble give? Averages the TTA softmax of several trained models.
+
+    python benchmarks/ensemble.py --data ../shared/fer2013 --models models runs/b48 [runs/...]
+
+Prints validation accuracy, and test accuracy and macro-F1, for every model alone and for the equal-weight
+average of all of them. Not used to choose anything: it answers "how much would shipping an ensemble
+(or distilling one) be worth", for docs/experiments.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import numpy as np  # noqa: E402
+
+from fer_app.model import EmotionClassifier  # noqa: E402
+from training.data import load_split  # noqa: E402
+from training.evaluate import confusion_matrix, metrics_from_confusion  # noqa: E402
+
+
+def scores(probs: np.ndarray, y: np.ndarray) -> dict:
+    m = metrics_from_confusion(confusion_matrix(y, probs.argmax(axis=1)))
+    return {"accuracy": round(m["accuracy"], 4), "macro_f1": round(m["macro_f1"], 4)}
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--data", required=True)
+    p.add_argument("--models", nargs="+", required=True, help="model directories (config.json + model file)")
+    args = p.parse_args()
+    val = load_split(args.data, "val")  # every model here uses the default split (seed 0, 10 %)
+    test = load_split(args.data, "test")
+    val_probs, test_probs, rows = [], [], {}
+    for d in args.models:
+        clf = EmotionClassifier(d)
+        s = clf.config.get("settings", {})
+        if (s.get("seed", 0), s.get("val_fraction", 0.1)) != (0, 0.1):
+            raise SystemExit(f"{d}: trained with another validation split; its val figure would be unfair")
+        val_probs.append(clf.predict_raw_tta(val.x))
+        test_probs.append(clf.predict_raw_tta(test.x))
+        rows[d] = {"val": scores(val_probs[-1], val.y), "test": scores(test_probs[-1], test.y)}
+    rows["ensemble (mean)"] = {"val": scores(np.mean(val_probs, axis=0), val.y),
+                               "test": scores(np.mean(test_probs, axis=0), test.y)}
+    for name, r in rows.items():
+        print(f"{name:<20} val acc {r['val']['accuracy']:.4f}  test acc {r['test']['accuracy']:.4f}  "
+              f"test macro-F1 {r['test']['macro_f1']:.4f}   (TTA)")
+    print(json.dumps(rows))
+
+
+if __name__ == "__main__":
+    main()

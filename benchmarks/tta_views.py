@@ -1,0 +1,55 @@
+"""Which test-time views help? Accuracy on the *validation* split for several TTA view sets.
+
+    python benchmarks/tta_views.py --data ../shared/fer2013 [--model models]
+
+Chooses the TTA the app uses (``fer_app.preprocess.TTA_SHIFTS``) without touching the test split:
+each set averages the model's softmax over its views (every shift, each also mirrored).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from fer_app.model import EmotionClassifier  # noqa: E402
+from fer_app.preprocess import tta_views  # noqa: E402
+from training.data import load_split  # noqa: E402
+
+VIEW_SETS = {
+    "none": None,
+    "flip": ((0, 0),),
+    "flip x 4 axis shifts of 2 px": ((0, 0), (-2, 0), (2, 0), (0, -2), (0, 2)),
+    "flip x 4 axis shifts of 1 px": ((0, 0), (-1, 0), (1, 0), (0, -1), (0, 1)),
+    "flip x 4 diagonal shifts of 1 px": ((0, 0), (-1, -1), (1, 1), (-1, 1), (1, -1)),
+    "flip x 4 diagonal shifts of 2 px": ((0, 0), (-2, -2), (2, 2), (-2, 2), (2, -2)),
+}
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--data", required=True)
+    p.add_argument("--model", default="models")
+    args = p.parse_args()
+    clf = EmotionClassifier(args.model)
+    s = clf.config.get("settings", {})
+    val = load_split(args.data, "val", None, s.get("val_fraction", 0.1), s.get("seed", 0))
+    rows = {}
+    for name, shifts in VIEW_SETS.items():
+        if shifts is None:
+            probs = clf.predict_raw(val.x)
+        else:
+            out = clf.predict_raw(tta_views(val.x, shifts))
+            probs = out.reshape(-1, len(val), out.shape[-1]).mean(axis=0)
+        rows[name] = round(float((probs.argmax(1) == val.y).mean()), 4)
+        print(f"{name:<36} views {1 if shifts is None else 2 * len(shifts):>2}  val accuracy {rows[name]:.4f}")
+    print(json.dumps({"model": str(clf.path), "split": "val", "n": len(val), "accuracy": rows}))
+
+
+if __name__ == "__main__":
+    main()
