@@ -157,6 +157,8 @@ def compile_model(model, lr: float, label_smoothing: float):
 def train(args) -> dict:
     import keras
 
+    # imported now, not after hours of training: a run uses the code it started with throughout
+    from training.calibrate import calibrate
     from training.model import build_model, set_backbone_trainable
 
     out = Path(args.out)
@@ -241,8 +243,6 @@ def train(args) -> dict:
                   class_weight=weights, verbose=verbose, callbacks=callbacks)
 
     # finish: calibrate the best model on validation (training.calibrate), write the config
-    from training.calibrate import calibrate
-
     calibrate(out, val_split)
     config = json.loads(config_path.read_text())
     config.update({
