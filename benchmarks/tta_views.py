@@ -18,7 +18,6 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from fer_app.model import EmotionClassifier  # noqa: E402
-from fer_app.preprocess import tta_views  # noqa: E402
 from training.data import load_split  # noqa: E402
 
 VIEW_SETS = {
@@ -41,11 +40,7 @@ def main() -> None:
     val = load_split(args.data, "val", None, s.get("val_fraction", 0.1), s.get("seed", 0))
     rows = {}
     for name, shifts in VIEW_SETS.items():
-        if shifts is None:
-            probs = clf.predict_raw(val.x)
-        else:
-            out = clf.predict_raw(tta_views(val.x, shifts))
-            probs = out.reshape(-1, len(val), out.shape[-1]).mean(axis=0)
+        probs = clf.predict_raw(val.x) if shifts is None else clf.predict_raw_tta(val.x, shifts)
         rows[name] = round(float((probs.argmax(1) == val.y).mean()), 4)
         print(f"{name:<36} views {1 if shifts is None else 2 * len(shifts):>2}  val accuracy {rows[name]:.4f}")
     print(json.dumps({"model": str(clf.path), "split": "val", "n": len(val), "accuracy": rows}))

@@ -127,12 +127,12 @@ class EmotionClassifier:
                              else np.asarray(self._keras(chunk, training=False)))
         return np.concatenate(parts)
 
-    def predict_raw_tta(self, faces_u8: np.ndarray) -> np.ndarray:
+    def predict_raw_tta(self, faces_u8: np.ndarray, shifts=preprocess.TTA_SHIFTS) -> np.ndarray:
         """Uncalibrated softmax averaged over the test-time views (:func:`preprocess.tta_views`)."""
         x = np.asarray(faces_u8)
         if len(x) == 0:
             return self.predict_raw(x)
-        views = self.predict_raw(preprocess.tta_views(x))
+        views = self.predict_raw(preprocess.tta_views(x, shifts))
         return views.reshape(-1, len(x), views.shape[-1]).mean(axis=0)
 
     def predict_prepared(self, faces_u8: np.ndarray, tta: bool = False) -> np.ndarray:

@@ -118,4 +118,4 @@ def tta_views(x: np.ndarray, shifts=TTA_SHIFTS) -> np.ndarray:
     """(N, H, W[, C]) prepared faces -> (V * N, H, W[, C]): each shift, then each shift mirrored."""
     views = [shift_faces(x, dy, dx) for dy, dx in shifts]
     views += [v[:, :, ::-1] for v in views]
-    return np.ascontiguousarray(np.concatenate(views))
+    return np.concatenate(views)

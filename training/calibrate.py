@@ -3,8 +3,9 @@
 ``python -m training.calibrate --model DIR --data PATH``
 
 Two temperatures are fitted (by NLL on validation): ``temperature`` for single predictions and
-``temperature_tta`` for test-time-augmented ones (``fer_app.preprocess.tta_views``), since averaging changes the confidence. Training runs this
-at the end; it can be rerun on any model directory. The test split is never read here.
+``temperature_tta`` for test-time-augmented ones (``fer_app.preprocess.tta_views``), since averaging
+changes the confidence. Training runs this at the end; it can be rerun on any model directory. The test
+split is never read here.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ import argparse
 import json
 import sys
 from pathlib import Path
-
 
 from fer_app import preprocess
 from fer_app.calibration import apply_temperature, expected_calibration_error, fit_temperature

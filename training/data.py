@@ -323,7 +323,7 @@ def make_augmenter(strength: float = 1.0, seed: int = 0):
     return keras.Sequential(steps, name="augment")
 
 
-def random_erase(x, probability: float, seed=None):
+def random_erase(x, probability: float):
     """Random erasing (Zhong et al. 2017) on a float batch (N, H, W, 1) in [0, 255].
 
     With ``probability`` per image, one rectangle covering 2-20 % of the face (aspect ratio 0.3-3.3)
@@ -334,23 +334,23 @@ def random_erase(x, probability: float, seed=None):
     shape = tf.shape(x)
     n, h, w = shape[0], tf.cast(shape[1], tf.float32), tf.cast(shape[2], tf.float32)
     rng = tf.random.uniform
-    area = rng([n], 0.02, 0.2, seed=seed) * h * w
-    log_ratio = rng([n], tf.math.log(0.3), tf.math.log(3.3), seed=seed)
+    area = rng([n], 0.02, 0.2) * h * w
+    log_ratio = rng([n], tf.math.log(0.3), tf.math.log(3.3))
     eh = tf.minimum(tf.sqrt(area * tf.exp(log_ratio)), h)
     ew = tf.minimum(tf.sqrt(area / tf.exp(log_ratio)), w)
-    y0 = rng([n], 0.0, 1.0, seed=seed) * (h - eh)
-    x0 = rng([n], 0.0, 1.0, seed=seed) * (w - ew)
+    y0 = rng([n], 0.0, 1.0) * (h - eh)
+    x0 = rng([n], 0.0, 1.0) * (w - ew)
     rows = tf.range(h)[None, :, None]
     cols = tf.range(w)[None, None, :]
     inside = ((rows >= y0[:, None, None]) & (rows < (y0 + eh)[:, None, None])
               & (cols >= x0[:, None, None]) & (cols < (x0 + ew)[:, None, None]))
-    chosen = rng([n], 0.0, 1.0, seed=seed) < probability
+    chosen = rng([n], 0.0, 1.0) < probability
     mask = (inside & chosen[:, None, None])[..., None]
-    noise = rng(tf.shape(x), 0.0, 255.0, seed=seed)
+    noise = rng(tf.shape(x), 0.0, 255.0)
     return tf.where(mask, noise, x)
 
 
-def mixup(x, y, alpha: float, seed=None):
+def mixup(x, y, alpha: float):
     """Mixup (Zhang et al. 2018) of a batch with a shuffled copy of itself.
 
     ``y`` are one-hot (or soft) labels; one mixing weight lam ~ Beta(alpha, alpha) per image, folded to
@@ -359,11 +359,11 @@ def mixup(x, y, alpha: float, seed=None):
     import tensorflow as tf
 
     n = tf.shape(x)[0]
-    g1 = tf.random.gamma([n], alpha, seed=seed)
-    g2 = tf.random.gamma([n], alpha, seed=seed)
+    g1 = tf.random.gamma([n], alpha)
+    g2 = tf.random.gamma([n], alpha)
     lam = g1 / (g1 + g2 + 1e-12)
     lam = tf.maximum(lam, 1.0 - lam)
-    perm = tf.random.shuffle(tf.range(n), seed=seed)
+    perm = tf.random.shuffle(tf.range(n))
     lx = lam[:, None, None, None]
     x = lx * x + (1.0 - lx) * tf.gather(x, perm)
     y = lam[:, None] * y + (1.0 - lam[:, None]) * tf.gather(y, perm)

@@ -3,8 +3,8 @@
 Reports accuracy, macro-F1, per-class precision/recall/F1/support, the confusion matrix (rows = true,
 columns = predicted) and calibration (ECE, NLL). Predictions go through ``fer_app.model`` exactly as in
 the app, so the temperature stored with the model is applied. ``--tta`` averages each face over the app's
-test-time views (``fer_app.preprocess.tta_views``: five 1-pixel shifts, each mirrored). ``--json`` prints one JSON object; ``--out DIR`` writes ``metrics.json`` and
-``confusion_matrix.png``. With ``--model`` omitted, the shipped model in ``models/`` is evaluated.
+test-time views (``fer_app.preprocess.tta_views``: five 1-pixel shifts, each mirrored). ``--json`` prints
+one JSON object; ``--out DIR`` writes ``metrics.json`` and ``confusion_matrix.png``. With ``--model`` omitted, the shipped model in ``models/`` is evaluated.
 """
 
 from __future__ import annotations

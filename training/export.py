@@ -3,8 +3,9 @@
 ``python -m training.export --model DIR_OR_model.keras [--data PATH --split test] [--min-agreement 0.995]``
 
 Writes ``model.tflite`` beside ``model.keras`` (which is re-saved without its optimizer state). With
-``--data``, both models classify the split and the top-1 agreement must reach ``--min-agreement`` (exit code 1 otherwise). The export is float32: the
-model carries its own resize/scaling layers, so the TFLite file takes the same 48x48 faces.
+``--data``, both models classify the split and the top-1 agreement must reach ``--min-agreement`` (exit
+code 1 otherwise). The export is float32: the model carries its own resize/scaling layers, so the TFLite
+file takes the same 48x48 faces.
 """
 
 from __future__ import annotations
