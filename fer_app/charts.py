@@ -56,10 +56,21 @@ def lr_chart(df: pd.DataFrame) -> alt.LayerChart:
     return line + _phase_rule(df)
 
 
+#: What the rule at the start of each training phase says.
+PHASE_STARTS = {"head": "head training starts", "finetune": "fine-tuning starts", "distill": "distillation starts"}
+
+
+def phase_starts(df: pd.DataFrame) -> pd.DataFrame:
+    """One row (epoch boundary, text) for every phase change in a history, e.g. head -> finetune."""
+    phases = df["phase"].tolist()
+    epochs = df["epoch"].tolist()
+    rows = [{"epoch": float(epochs[i - 1]) + 0.5, "text": PHASE_STARTS.get(phases[i], f"{phases[i]} starts")}
+            for i in range(1, len(phases)) if phases[i] != phases[i - 1]]
+    return pd.DataFrame(rows, columns=["epoch", "text"])
+
+
 def _phase_rule(df: pd.DataFrame) -> alt.Chart:
-    head = df[df["phase"] == "head"]["epoch"]
-    boundary = float(head.max()) + 0.5 if len(head) else 0.5
-    rule_df = pd.DataFrame({"epoch": [boundary], "text": ["fine-tuning starts"]})
+    rule_df = phase_starts(df)
     rule = alt.Chart(rule_df).mark_rule(strokeDash=[4, 4], color="gray").encode(x="epoch:Q")
     label = alt.Chart(rule_df).mark_text(align="left", dx=4, color="gray").encode(x="epoch:Q", y=alt.value(8), text="text:N")
     return rule + label

@@ -10,6 +10,7 @@ import sys
 import time
 
 import numpy as np
+import pytest
 
 from conftest import ROOT, run_cli
 from fer_app.labels import EMOTIONS
@@ -94,3 +95,98 @@ def test_evaluate_reports_bad_data_in_one_line(tiny_model, tmp_path):
     assert r.returncode == 2 and "Traceback" not in r.stderr
     errors = [line for line in r.stderr.splitlines() if line.startswith("error:")]
     assert len(errors) == 1 and "no such file or directory" in errors[0]
+
+
+def test_distillation_target_mixes_calibrated_teachers_with_the_label(tiny_model):
+    import tensorflow as tf
+
+    from training.distill import make_target_fn, model_file, teacher_temperature
+
+    rng = np.random.default_rng(1)
+    x = tf.constant(rng.integers(0, 256, (5, 48, 48, 1)).astype(np.float32))
+    y = tf.one_hot([0, 1, 2, 3, 4], len(EMOTIONS))
+    import keras
+
+    teacher = keras.models.load_model(model_file(tiny_model), compile=False)
+    t = teacher_temperature(model_file(tiny_model))
+    assert t == json.loads((tiny_model / "config.json").read_text())["temperature"]
+    p = np.asarray(teacher(x, training=False), np.float64)
+    soft = np.exp(np.log(np.maximum(p, 1e-7)) / t)
+    soft /= soft.sum(axis=1, keepdims=True)
+    # two copies of the same teacher average to that teacher
+    target = np.asarray(make_target_fn([tiny_model, model_file(tiny_model)], 0.7)(x, y))
+    np.testing.assert_allclose(target, 0.7 * soft + 0.3 * np.asarray(y), atol=1e-5)
+    np.testing.assert_allclose(target.sum(axis=1), 1.0, atol=1e-5)
+    with pytest.raises(ValueError):
+        make_target_fn([tiny_model], 0.0)
+    with pytest.raises(FileNotFoundError):
+        model_file(tiny_model / "missing")
+
+
+def test_init_from_and_teacher_start_a_run_from_a_trained_model(tiny_model, tiny_data, tmp_path):
+    import keras
+
+    out = tmp_path / "student"
+    # a different input size: the weights do not depend on it
+    r = run_cli("-m", "training.train", "--data", str(tiny_data["folders"]), "--out", str(out),
+                "--init-from", str(tiny_model), "--teacher", str(tiny_model), "--distill", "0.5",
+                "--epochs", "1", "--head-epochs", "0", "--img-size", "40", "--alpha", "0.35", "--lr", "1e-9",
+                "--batch-size", "32", "--cache-dir", str(tiny_data["cache"]), "--quiet")
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert "starting from the weights of" in r.stderr and "distilling from" in r.stderr
+    cfg = json.loads((out / "config.json").read_text())
+    assert cfg["settings"]["init_from"] == str(tiny_model) and cfg["settings"]["teacher"] == [str(tiny_model)]
+    assert cfg["img_size"] == 40
+    phases = [line.split(",")[1] for line in (out / "history.csv").read_text().strip().splitlines()[1:]]
+    assert phases == ["distill"]
+    # with a learning rate of 1e-9 the student's convolution weights are still the teacher's
+    a = keras.models.load_model(tiny_model / "model.keras", compile=False)
+    b = keras.models.load_model(out / "model.keras", compile=False)
+    wa, wb = a.get_layer("backbone").get_layer("Conv1").kernel, b.get_layer("backbone").get_layer("Conv1").kernel
+    np.testing.assert_allclose(np.asarray(wb), np.asarray(wa), atol=1e-6)
+
+
+def test_recipe_chains_resumable_stages_from_teacher_to_student():
+    import argparse
+
+    from training import recipe
+    from training.train import parse_args
+
+    args = argparse.Namespace(data="D", weights="W.h5", out="runs/r", student_epochs=7, cache_dir=None)
+    parsed = {name: parse_args(recipe.stage_args(name, args)) for name, _ in recipe.STAGES}
+    assert list(parsed) == ["m96", "s96", "d96"] and recipe.SHIPPED == "d96"
+    assert all(a.resume and a.data == "D" and a.out == f"runs/r/{n}" for n, a in parsed.items())
+    assert parsed["m96"].weights == "W.h5" and parsed["m96"].init_from is None
+    assert parsed["s96"].init_from == "runs/r/m96" and parsed["s96"].mixup > 0
+    d = parsed["d96"]
+    assert d.init_from == "runs/r/m96" and d.teacher == ["runs/r/m96", "runs/r/s96"] and d.epochs == 7
+    assert {a.img_size for a in parsed.values()} == {96}
+
+
+def test_ship_copies_a_run_with_its_whole_lineage(tiny_model, tiny_data, tmp_path):
+    from training.ship import FILES
+
+    out = tmp_path / "child"
+    r = run_cli("-m", "training.train", "--data", str(tiny_data["folders"]), "--out", str(out),
+                "--init-from", str(tiny_model), "--epochs", "2", "--head-epochs", "0", "--img-size", "32",
+                "--alpha", "0.35", "--batch-size", "32", "--cache-dir", str(tiny_data["cache"]), "--quiet")
+    assert r.returncode == 0, r.stderr[-3000:]
+    dest = tmp_path / "shipped"
+    r = run_cli("-m", "training.ship", "--model", str(out), "--to", str(dest))
+    assert r.returncode == 2 and "training.export" in r.stderr and "Traceback" not in r.stderr
+    data = ["--data", str(tiny_data["folders"]), "--cache-dir", str(tiny_data["cache"])]
+    for cmd in (["training.export", "--model", str(out)], ["training.evaluate", "--model", str(out), "--tta", "--out", str(out)]):
+        r = run_cli("-m", *cmd, *data)
+        assert r.returncode == 0, r.stderr[-2000:]
+    r = run_cli("-m", "training.ship", "--model", str(out), "--to", str(dest))
+    assert r.returncode == 0, r.stderr[-2000:]
+    for f in FILES:
+        assert (dest / f).read_bytes() == (out / f).read_bytes(), f
+    parent_best = json.loads((tiny_model / "config.json").read_text())["best_epoch"]
+    parent_rows = (tiny_model / "history.csv").read_text().strip().splitlines()[1:1 + parent_best]
+    rows = [line.split(",") for line in (dest / "history.csv").read_text().strip().splitlines()[1:]]
+    assert [r[0] for r in rows] == [str(i) for i in range(1, parent_best + 3)]
+    assert [",".join(r) for r in rows[:parent_best]] == parent_rows
+    assert [r[1] for r in rows[parent_best:]] == ["finetune", "finetune"]
+    own = [line.split(",")[2:] for line in (out / "history.csv").read_text().strip().splitlines()[1:]]
+    assert [r[2:] for r in rows[parent_best:]] == own

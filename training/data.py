@@ -371,12 +371,13 @@ def mixup(x, y, alpha: float):
 
 
 def make_dataset(split: Split, batch_size: int, training: bool, augmenter=None, seed: int = 0,
-                 erase: float = 0.0, mixup_alpha: float = 0.0):
+                 erase: float = 0.0, mixup_alpha: float = 0.0, target_fn=None):
     """tf.data pipeline of (faces float32 (N, 48, 48, 1) in [0, 255], one-hot labels) batches.
 
     Only uint8 48x48 faces live in memory; augmentation (``augmenter``, then random erasing with
     probability ``erase``, then mixup with Beta(``mixup_alpha``)) runs per batch and only when
-    ``training``; resizing to the network's input size and scaling happen inside the model
+    ``training``; ``target_fn(x, y) -> y`` (distillation, ``training.distill``) then relabels each
+    augmented training batch; resizing to the network's input size and scaling happen inside the model
     (fer_app.preprocess.model_input_stage).
     """
     import tensorflow as tf
@@ -394,4 +395,6 @@ def make_dataset(split: Split, batch_size: int, training: bool, augmenter=None, 
         ds = ds.map(lambda x, y: (random_erase(x, erase), y), num_parallel_calls=tf.data.AUTOTUNE)
     if training and mixup_alpha > 0:
         ds = ds.map(lambda x, y: mixup(x, y, mixup_alpha), num_parallel_calls=tf.data.AUTOTUNE)
+    if training and target_fn is not None:
+        ds = ds.map(lambda x, y: (x, target_fn(x, y)), num_parallel_calls=1)
     return ds.prefetch(tf.data.AUTOTUNE)

@@ -4,8 +4,9 @@ Steps, top to bottom:
 1. load the training images (cached uint8 48x48) and carve a stratified, seeded validation split;
 2. build MobileNetV2 + head (``training.model``) with ImageNet, local or no weights;
 3. phase "head": train only the new head on the frozen backbone;
-4. phase "finetune": unfreeze everything, lower learning rate, cosine or plateau schedule,
-   early stopping and best-checkpointing on validation accuracy;
+4. phase "finetune" (called "distill" when ``--teacher`` models supply soft targets): unfreeze
+   everything, lower learning rate, cosine or plateau schedule, early stopping and best-checkpointing
+   on validation accuracy;
 5. fit the softmax temperature on validation; write ``model.keras``, ``history.csv``,
    ``config.json`` (every setting, labels, preprocessing, data fingerprints, timings, peak RAM).
 
@@ -37,7 +38,8 @@ HISTORY_FIELDS = ["epoch", "phase", "lr", "loss", "accuracy", "val_loss", "val_a
 #: Settings that define a run; --resume reuses the stored ones.
 RUN_SETTINGS = ["epochs", "head_epochs", "img_size", "alpha", "weights", "batch_size", "seed", "lr",
                 "head_lr", "min_lr_ratio", "schedule", "label_smoothing", "class_weight", "augment",
-                "erase", "mixup", "val_fraction", "patience", "dropout", "bn_momentum"]
+                "erase", "mixup", "val_fraction", "patience", "dropout", "bn_momentum", "init_from",
+                "teacher", "distill"]
 
 
 def parse_args(argv=None):
@@ -64,6 +66,14 @@ def parse_args(argv=None):
                    help="random-erasing probability per training image (0 = off)")
     p.add_argument("--mixup", type=float, default=0.0,
                    help="mixup Beta(alpha, alpha) parameter (0 = off; 0.2 is typical)")
+    p.add_argument("--init-from", default=None,
+                   help="start from a trained model's weights (a model directory or .keras file of the same "
+                        "alpha; any input size) instead of --weights; usually with --head-epochs 0")
+    p.add_argument("--teacher", nargs="+", default=None, metavar="MODEL",
+                   help="distil from these trained models (directories or .keras files): their mean, "
+                        "temperature-calibrated softmax on each augmented batch becomes part of the target")
+    p.add_argument("--distill", type=float, default=0.7,
+                   help="weight of the teachers' probabilities in the target (the rest: the true label)")
     p.add_argument("--val-fraction", type=float, default=0.1)
     p.add_argument("--patience", type=int, default=6, help="early-stopping patience (epochs)")
     p.add_argument("--dropout", type=float, default=0.3)
@@ -130,13 +140,13 @@ def make_epoch_callback(out: Path, state: dict, history: list[dict], phase: str,
             if val_acc > state["best_val_accuracy"]:
                 state.update(best_val_accuracy=val_acc, best_epoch=epoch + 1, wait=0)
                 self.model.save(out / "model.keras")
-            elif phase == "finetune":
+            elif phase != "head":
                 state["wait"] += 1
             self.model.save(out / "checkpoints" / "last.keras")
             state.update(epochs_done=epoch + 1, phase=phase)
             write_history(out / "history.csv", history)
             _write_json(out / "state.json", state)
-            if phase == "finetune" and state["wait"] >= patience:
+            if phase != "head" and state["wait"] >= patience:
                 state["stopped_early"] = True
                 _write_json(out / "state.json", state)
                 self.model.stop_training = True
@@ -159,6 +169,7 @@ def train(args) -> dict:
 
     # imported now, not after hours of training: a run uses the code it started with throughout
     from training.calibrate import calibrate
+    from training.distill import make_target_fn, model_file
     from training.model import build_model, set_backbone_trainable
 
     out = Path(args.out)
@@ -203,8 +214,13 @@ def train(args) -> dict:
 
     weights = class_weights(train_split.y, settings["class_weight"])
     augmenter = make_augmenter(settings["augment"], settings["seed"])
+    target_fn = None
+    if settings.get("teacher"):
+        log.info("distilling from %s (weight %.2f)", ", ".join(settings["teacher"]), settings["distill"])
+        target_fn = make_target_fn(settings["teacher"], settings["distill"])
     train_ds = make_dataset(train_split, settings["batch_size"], True, augmenter, settings["seed"],
-                            erase=settings.get("erase", 0.0), mixup_alpha=settings.get("mixup", 0.0))
+                            erase=settings.get("erase", 0.0), mixup_alpha=settings.get("mixup", 0.0),
+                            target_fn=target_fn)
     val_ds = make_dataset(val_split, settings["batch_size"], False)
     history = read_history(out / "history.csv", state["epochs_done"])
     verbose = 2 if (args.quiet or not sys.stdout.isatty()) else 1
@@ -215,8 +231,12 @@ def train(args) -> dict:
     if state["epochs_done"] > 0 and last.is_file():
         model = keras.models.load_model(last)
     else:
-        model = build_model(settings["img_size"], settings["alpha"], settings["weights"],
+        init_from = settings.get("init_from")
+        model = build_model(settings["img_size"], settings["alpha"], "none" if init_from else settings["weights"],
                             settings["dropout"], settings["bn_momentum"])
+        if init_from:
+            log.info("starting from the weights of %s", model_file(init_from))
+            model.load_weights(model_file(init_from))
         set_backbone_trainable(model, False)
         compile_model(model, settings["head_lr"], settings["label_smoothing"])
 
@@ -232,8 +252,9 @@ def train(args) -> dict:
         if state["phase"] == "head":  # fresh start of the phase: unfreeze, new optimizer
             set_backbone_trainable(model, True)
             compile_model(model, settings["lr"], settings["label_smoothing"])
-        log.info("phase finetune: epochs %d-%d, schedule %s", state["epochs_done"] + 1, total, settings["schedule"])
-        callbacks = [make_epoch_callback(out, state, history, "finetune", settings["patience"])]
+        phase = "distill" if target_fn is not None else "finetune"
+        log.info("phase %s: epochs %d-%d, schedule %s", phase, state["epochs_done"] + 1, total, settings["schedule"])
+        callbacks = [make_epoch_callback(out, state, history, phase, settings["patience"])]
         if settings["schedule"] == "cosine":
             callbacks.insert(0, keras.callbacks.LearningRateScheduler(lambda e, _: lr_at(e, settings)))
         else:
