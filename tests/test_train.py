@@ -26,6 +26,8 @@ def test_one_epoch_run_writes_model_history_and_config(tiny_model, tiny_data):
     assert cfg["tta"] == "flip-x-diag1-v1" and 0.25 <= cfg["temperature_tta"] <= 5.0
     assert len(cfg["data"]["train_fingerprint"]) == 16 and cfg["data"]["skipped_files"] == 2
     assert 0.25 <= cfg["temperature"] <= 5.0
+    # peak memory of the training epochs and of the calibration process, both recorded by the run
+    assert 100 < cfg["peak_rss_mb_training"] < 20000 and 100 < cfg["peak_rss_mb_calibration"] < 20000
     lines = (tiny_model / "history.csv").read_text().strip().splitlines()
     assert lines[0].split(",") == ["epoch", "phase", "lr", "loss", "accuracy", "val_loss", "val_accuracy", "seconds"]
     assert [line.split(",")[1] for line in lines[1:]] == ["head", "finetune"]

@@ -50,7 +50,7 @@ def main(argv=None) -> int:
     p.add_argument("--data", required=True, help="FER-2013 root (train/ and test/ folders) or fer2013.csv")
     p.add_argument("--weights", default="imagenet", help="ImageNet MobileNetV2 weights: 'imagenet' or a .weights.h5 file")
     p.add_argument("--out", default="runs/recipe", help="one subfolder per stage (default runs/recipe)")
-    p.add_argument("--student-epochs", type=int, default=12)
+    p.add_argument("--student-epochs", type=int, default=10)
     p.add_argument("--cache-dir", default=None)
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")

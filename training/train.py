@@ -7,8 +7,9 @@ Steps, top to bottom:
 4. phase "finetune" (called "distill" when ``--teacher`` models supply soft targets): unfreeze
    everything, lower learning rate, cosine or plateau schedule, early stopping and best-checkpointing
    on validation accuracy;
-5. fit the softmax temperature on validation; write ``model.keras``, ``history.csv``,
-   ``config.json`` (every setting, labels, preprocessing, data fingerprints, timings, peak RAM).
+5. fit the softmax temperature on validation (``training.calibrate``, in a fresh process so its memory
+   does not add to training's); write ``model.keras``, ``history.csv``, ``config.json`` (every
+   setting, labels, preprocessing, data fingerprints, timings, peak RAM of training and calibration).
 
 Every epoch saves ``checkpoints/last.keras`` (model + optimizer) and ``state.json``: a killed run
 continues from its last completed epoch with ``--resume``.
@@ -18,11 +19,13 @@ from __future__ import annotations
 
 import argparse
 import csv
+import gc
 import json
 import logging
 import math
 import os
 import resource
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -143,7 +146,8 @@ def make_epoch_callback(out: Path, state: dict, history: list[dict], phase: str,
             elif phase != "head":
                 state["wait"] += 1
             self.model.save(out / "checkpoints" / "last.keras")
-            state.update(epochs_done=epoch + 1, phase=phase)
+            state.update(epochs_done=epoch + 1, phase=phase,
+                         peak_rss_mb=round(max(state.get("peak_rss_mb") or 0.0, peak_rss_mb()), 1))
             write_history(out / "history.csv", history)
             _write_json(out / "state.json", state)
             if phase != "head" and state["wait"] >= patience:
@@ -155,6 +159,20 @@ def make_epoch_callback(out: Path, state: dict, history: list[dict], phase: str,
 
 
 # ----------------------------------------------------------------------------- main steps
+
+def calibrate_in_subprocess(out: Path, args) -> float:
+    """Run ``python -m training.calibrate`` on the finished run; returns the child's peak RSS in MB."""
+    root = Path(__file__).resolve().parent.parent
+    cmd = [sys.executable, "-m", "training.calibrate", "--model", str(out.resolve()),
+           "--data", str(Path(args.data).resolve())]
+    if args.cache_dir:
+        cmd += ["--cache-dir", str(Path(args.cache_dir).resolve())]
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH")])))
+    r = subprocess.run(cmd, cwd=root, env=env, capture_output=True, text=True)
+    if r.returncode != 0:
+        raise RuntimeError(f"calibration failed (rerun: {' '.join(cmd[1:])}):\n{r.stderr[-2000:]}")
+    return round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024.0, 1)
+
 
 def compile_model(model, lr: float, label_smoothing: float):
     import keras
@@ -168,7 +186,6 @@ def train(args) -> dict:
     import keras
 
     # imported now, not after hours of training: a run uses the code it started with throughout
-    from training.calibrate import calibrate
     from training.distill import make_target_fn, model_file
     from training.model import build_model, set_backbone_trainable
 
@@ -263,8 +280,12 @@ def train(args) -> dict:
         model.fit(train_ds, validation_data=val_ds, initial_epoch=state["epochs_done"], epochs=total,
                   class_weight=weights, verbose=verbose, callbacks=callbacks)
 
-    # finish: calibrate the best model on validation (training.calibrate), write the config
-    calibrate(out, val_split)
+    # finish: calibrate the best model on validation in a fresh process (training.calibrate), so its
+    # inference memory does not stack on what training held; then write the config
+    del model, train_ds, val_ds, target_fn
+    keras.backend.clear_session()
+    gc.collect()
+    calibration_rss = calibrate_in_subprocess(out, args)
     config = json.loads(config_path.read_text())
     config.update({
         "best_epoch": state["best_epoch"],
@@ -272,6 +293,8 @@ def train(args) -> dict:
         "stopped_early": state.get("stopped_early", False),
         "train_seconds": round(sum(float(r["seconds"]) for r in history), 1),
         "peak_rss_mb_last_session": round(peak_rss_mb(), 1),
+        "peak_rss_mb_training": state.get("peak_rss_mb"),
+        "peak_rss_mb_calibration": calibration_rss,
     })
     _write_json(config_path, config)
     state["finished"] = True
@@ -292,6 +315,9 @@ def main(argv=None) -> int:
     except FileNotFoundError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except RuntimeError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     return 0
 
 
