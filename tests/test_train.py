@@ -156,13 +156,14 @@ def test_recipe_chains_resumable_stages_from_teacher_to_student():
 
     args = argparse.Namespace(data="D", weights="W.h5", out="runs/r", student_epochs=7, cache_dir=None)
     parsed = {name: parse_args(recipe.stage_args(name, args)) for name, _ in recipe.STAGES}
-    assert list(parsed) == ["m96", "s96", "d96"] and recipe.SHIPPED == "d96"
+    assert list(parsed) == ["m96", "s96", "d96"] and recipe.SHIPPED == "s96" and recipe.DISTILLED == "d96"
     assert all(a.resume and a.data == "D" and a.out == f"runs/r/{n}" for n, a in parsed.items())
     assert parsed["m96"].weights == "W.h5" and parsed["m96"].init_from is None
     assert parsed["s96"].init_from == "runs/r/m96" and parsed["s96"].mixup > 0
     d = parsed["d96"]
     assert d.init_from == "runs/r/m96" and d.teacher == ["runs/r/m96", "runs/r/s96"] and d.epochs == 7
     assert {a.img_size for a in parsed.values()} == {96}
+    assert recipe.stage_names(False) == ["m96", "s96"] and recipe.stage_names(True) == ["m96", "s96", "d96"]
 
 
 def test_ship_copies_a_run_with_its_whole_lineage(tiny_model, tiny_data, tmp_path):
