@@ -57,7 +57,8 @@ def lr_chart(df: pd.DataFrame) -> alt.LayerChart:
 
 
 #: What the rule at the start of each training phase says.
-PHASE_STARTS = {"head": "head training starts", "finetune": "fine-tuning starts", "distill": "distillation starts"}
+PHASE_STARTS = {"head": "head training starts", "finetune": "fine-tuning starts",
+                "restart": "warm restart starts", "distill": "distillation starts"}
 
 
 def phase_starts(df: pd.DataFrame) -> pd.DataFrame:

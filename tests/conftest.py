@@ -14,6 +14,13 @@ import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
+# As in streamlit_app.py: aiortc's SRTP library segfaults when first imported after TensorFlow, so the
+# app tests (AppTest runs the app in this process) crash when a TensorFlow test ran before them.
+try:
+    import streamlit_webrtc  # noqa: E402,F401
+except ImportError:  # the app's tests skip without it
+    pass
+
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
 SHARED_FER = SHARED / "fer2013"

@@ -14,10 +14,10 @@ def _history(phases):
 
 
 def test_every_phase_change_gets_a_marked_boundary():
-    df = _history(["head", "finetune", "finetune", "distill", "distill"])
+    df = _history(["head", "finetune", "finetune", "distill", "distill", "restart"])
     starts = phase_starts(df)
-    assert starts["epoch"].tolist() == [1.5, 3.5]
-    assert starts["text"].tolist() == ["fine-tuning starts", "distillation starts"]
+    assert starts["epoch"].tolist() == [1.5, 3.5, 5.5]
+    assert starts["text"].tolist() == ["fine-tuning starts", "distillation starts", "warm restart starts"]
     assert phase_starts(_history(["finetune"] * 3)).empty
     for chart in (history_chart(df, "accuracy"), history_chart(df, "loss"), lr_chart(df)):
         spec = chart.to_dict()
@@ -25,5 +25,5 @@ def test_every_phase_change_gets_a_marked_boundary():
                                                          for sub in layer.get("layer", []))]
         assert len(rules) == 1, "no phase rule in the chart"
         drawn = spec["datasets"][rules[0]["data"]["name"]]
-        assert [(row["epoch"], row["text"]) for row in drawn] == [(1.5, "fine-tuning starts"),
-                                                                  (3.5, "distillation starts")]
+        assert [(row["epoch"], row["text"]) for row in drawn] == [
+            (1.5, "fine-tuning starts"), (3.5, "distillation starts"), (5.5, "warm restart starts")]

@@ -190,6 +190,6 @@ def test_ship_copies_a_run_with_its_whole_lineage(tiny_model, tiny_data, tmp_pat
     rows = [line.split(",") for line in (dest / "history.csv").read_text().strip().splitlines()[1:]]
     assert [r[0] for r in rows] == [str(i) for i in range(1, parent_best + 3)]
     assert [",".join(r) for r in rows[:parent_best]] == parent_rows
-    assert [r[1] for r in rows[parent_best:]] == ["finetune", "finetune"]
+    assert [r[1] for r in rows[parent_best:]] == ["restart", "restart"]
     own = [line.split(",")[2:] for line in (out / "history.csv").read_text().strip().splitlines()[1:]]
     assert [r[2:] for r in rows[parent_best:]] == own

@@ -4,7 +4,8 @@ Steps, top to bottom:
 1. load the training images (cached uint8 48x48) and carve a stratified, seeded validation split;
 2. build MobileNetV2 + head (``training.model``) with ImageNet, local or no weights;
 3. phase "head": train only the new head on the frozen backbone;
-4. phase "finetune" (called "distill" when ``--teacher`` models supply soft targets): unfreeze
+4. phase "finetune" ("restart" when the run started ``--init-from`` a trained model, "distill" when
+   ``--teacher`` models supply soft targets): unfreeze
    everything, lower learning rate, cosine or plateau schedule, early stopping and best-checkpointing
    on validation accuracy;
 5. fit the softmax temperature on validation (``training.calibrate``, in a fresh process so its memory
@@ -269,7 +270,8 @@ def train(args) -> dict:
         if state["phase"] == "head":  # fresh start of the phase: unfreeze, new optimizer
             set_backbone_trainable(model, True)
             compile_model(model, settings["lr"], settings["label_smoothing"])
-        phase = "distill" if target_fn is not None else "finetune"
+        # a run started from a trained model's weights is a warm restart; with teachers, a distillation
+        phase = "distill" if target_fn is not None else "restart" if settings.get("init_from") else "finetune"
         log.info("phase %s: epochs %d-%d, schedule %s", phase, state["epochs_done"] + 1, total, settings["schedule"])
         callbacks = [make_epoch_callback(out, state, history, phase, settings["patience"])]
         if settings["schedule"] == "cosine":
