@@ -123,6 +123,8 @@ def test_distillation_target_mixes_calibrated_teachers_with_the_label(tiny_model
         make_target_fn([tiny_model], 0.0)
     with pytest.raises(FileNotFoundError):
         model_file(tiny_model / "missing")
+    r = run_cli("-m", "training.train", "--data", "x", "--out", "y", "--teacher", str(tiny_model), "--distill", "0")
+    assert r.returncode == 2 and "--distill must be in (0, 1]" in r.stderr and "Traceback" not in r.stderr
 
 
 def test_init_from_and_teacher_start_a_run_from_a_trained_model(tiny_model, tiny_data, tmp_path):
@@ -156,7 +158,7 @@ def test_recipe_chains_resumable_stages_from_teacher_to_student():
 
     args = argparse.Namespace(data="D", weights="W.h5", out="runs/r", student_epochs=7, cache_dir=None)
     parsed = {name: parse_args(recipe.stage_args(name, args)) for name, _ in recipe.STAGES}
-    assert list(parsed) == ["m96", "s96", "d96"] and recipe.SHIPPED == "s96" and recipe.DISTILLED == "d96"
+    assert list(parsed) == ["m96", "s96", "d96"] and recipe.DISTILLED == "d96"
     assert all(a.resume and a.data == "D" and a.out == f"runs/r/{n}" for n, a in parsed.items())
     assert parsed["m96"].weights == "W.h5" and parsed["m96"].init_from is None
     assert parsed["s96"].init_from == "runs/r/m96" and parsed["s96"].mixup > 0

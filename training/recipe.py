@@ -9,7 +9,7 @@ run under ``--out``:
 3. ``d96`` (only with ``--with-distillation``): ``s96``'s recipe again from ``m96``, but with targets
    that are 70 % the mean of ``m96`` and ``s96`` on the same augmented batches (``training.distill``)
    and 30 % the label. Measured here: 0.35 point better on validation than ``s96``, but it takes the
-   recipe from about 2.3 to about 3.3 hours and its epochs to about 4 GB, over issue #4's budget;
+   recipe from about 2.4 to about 3.3 hours and its epochs to about 4 GB, over issue #4's budget;
 
 then TFLite export with its agreement check and the test-split report of the last stage. Rerunning the
 command after a kill continues where it stopped (finished runs are skipped, a cut run resumes).
@@ -34,7 +34,6 @@ STAGES = [
              "--lr", "2e-4", "--augment", "1.0", "--label-smoothing", "0.1", "--erase", "0.5", "--mixup", "0.2",
              "--class-weight", "sqrt", "--patience", "{student_epochs}"]),
 ]
-SHIPPED = "s96"
 DISTILLED = "d96"
 
 

@@ -17,6 +17,7 @@ import shutil
 import sys
 from pathlib import Path
 
+from training.distill import model_file
 from training.train import read_history, write_history
 
 FILES = ("model.keras", "model.tflite", "config.json", "metrics.json", "confusion_matrix.png", "tflite_check.json")
@@ -31,10 +32,9 @@ def lineage(run_dir: Path, upto_epoch: int | None = None, depth: int = 0) -> lis
     parent = config.get("settings", {}).get("init_from")
     if not parent:
         return own
-    parent_dir = Path(parent)
-    parent_dir = parent_dir if parent_dir.is_dir() else parent_dir.parent
+    parent_dir = model_file(parent).parent
     if not (parent_dir / "config.json").is_file():
-        raise FileNotFoundError(f"{run_dir} started from {parent}, which is gone: its history cannot be traced")
+        raise FileNotFoundError(f"{run_dir} started from {parent}, which has no config.json: its history cannot be traced")
     parent_best = int(json.loads((parent_dir / "config.json").read_text())["best_epoch"])
     before = lineage(parent_dir, parent_best, depth + 1)
     offset = int(before[-1]["epoch"]) if before else 0

@@ -85,7 +85,10 @@ def parse_args(argv=None):
     p.add_argument("--cache-dir", default=None, help="where decoded images are cached (default ~/.cache/fer_app)")
     p.add_argument("--resume", action="store_true", help="continue a killed run in --out")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    if args.teacher and not 0.0 < args.distill <= 1.0:
+        p.error(f"--distill must be in (0, 1], got {args.distill}")
+    return args
 
 
 # ----------------------------------------------------------------------------- small helpers
