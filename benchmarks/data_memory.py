@@ -3,24 +3,19 @@
     python benchmarks/data_memory.py --data ../shared/fer2013 [--batch-size 128]
 
 The pipeline holds only uint8 48x48 faces; resizing to the network's input happens inside the model,
-so this figure does not depend on --img-size. Prints the process's peak RSS (ru_maxrss).
+so this figure does not depend on --img-size. Prints the process's peak RSS (``training.memory``).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import resource
 import sys
 import time
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-
-def rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
 def main() -> None:
@@ -31,6 +26,7 @@ def main() -> None:
     import tensorflow as tf  # noqa: F401  (counted in the baseline)
 
     from training.data import load_split, make_augmenter, make_dataset
+    from training.memory import peak_rss_mb as rss_mb
 
     base = rss_mb()
     t = time.time()

@@ -166,6 +166,13 @@ def test_recipe_chains_resumable_stages_from_teacher_to_student():
     assert d.init_from == "runs/r/m96" and d.teacher == ["runs/r/m96", "runs/r/s96"] and d.epochs == 7
     assert {a.img_size for a in parsed.values()} == {96}
     assert recipe.stage_names(False) == ["m96", "s96"] and recipe.stage_names(True) == ["m96", "s96", "d96"]
+    # without distillation the recipe ends with the weight average of m96 and s96
+    assert recipe.final_model(False) == "soup96" and recipe.final_model(True) == "d96"
+    from training.soup import main as soup_main  # noqa: F401  (the step exists)
+
+    soup = recipe.soup_args(args)
+    assert soup[soup.index("--models") + 1:soup.index("--models") + 3] == ["runs/r/m96", "runs/r/s96"]
+    assert soup[soup.index("--out") + 1] == "runs/r/soup96"
 
 
 def test_ship_copies_a_run_with_its_whole_lineage(tiny_model, tiny_data, tmp_path):
@@ -195,3 +202,65 @@ def test_ship_copies_a_run_with_its_whole_lineage(tiny_model, tiny_data, tmp_pat
     assert [r[1] for r in rows[parent_best:]] == ["restart", "restart"]
     own = [line.split(",")[2:] for line in (out / "history.csv").read_text().strip().splitlines()[1:]]
     assert [r[2:] for r in rows[parent_best:]] == own
+
+
+def test_batchnorm_reestimation_is_the_exact_mean_of_clean_batch_statistics():
+    import keras
+
+    from training.data import Split
+    from training.soup import reestimate_batchnorm
+
+    rng = np.random.default_rng(1)
+    x = rng.integers(0, 256, (40, 48, 48), dtype=np.uint8)
+    train = Split("train", x, np.zeros(40, dtype=np.int64), [f"{i}" for i in range(40)], [])
+    inp = keras.Input((48, 48, 1))
+    bn = keras.layers.BatchNormalization(momentum=0.99, name="bn")
+    model = keras.Model(inp, keras.layers.GlobalAveragePooling2D()(bn(inp)))
+    bn.trainable = False  # as in a model saved while its backbone was frozen
+    reestimate_batchnorm(model, train, batches=5, batch_size=8, seed=3)
+    pick = np.random.default_rng(3)
+    batches = [x[pick.choice(40, 8, replace=False)].astype(np.float64) for _ in range(5)]
+    np.testing.assert_allclose(np.asarray(bn.moving_mean), [np.mean([b.mean() for b in batches])], rtol=1e-5)
+    np.testing.assert_allclose(np.asarray(bn.moving_variance), [np.mean([b.var() for b in batches])], rtol=2e-3)
+    assert bn.momentum == 0.99 and not bn.trainable  # restored
+
+
+def test_soup_averages_members_into_a_calibrated_model_with_their_lineage(tiny_model, tiny_data, tmp_path):
+    import keras
+
+    out = tmp_path / "soup"
+    data = ["--data", str(tiny_data["folders"]), "--cache-dir", str(tiny_data["cache"])]
+    r = run_cli("-m", "training.soup", *data, "--models", str(tiny_model), str(tiny_model), "--out", str(out),
+                "--bn-batches", "3", "--batch-size", "32")
+    assert r.returncode == 0, r.stderr[-3000:]
+    cfg = json.loads((out / "config.json").read_text())
+    assert cfg["soup"]["members"] == [str(tiny_model)] * 2 and cfg["soup"]["bn_batches"] == 3
+    assert cfg["settings"]["init_from"] is None and cfg["command"].startswith("python -m training.soup")
+    assert 0.25 <= cfg["temperature_tta"] <= 5.0 and 0 <= cfg["val_accuracy_tta"] <= 1
+    assert 100 < cfg["peak_rss_mb_soup"] < 20000 and cfg["labels"] == list(EMOTIONS)
+    best = json.loads((tiny_model / "config.json").read_text())["best_epoch"]
+    parent = (tiny_model / "history.csv").read_text().strip().splitlines()
+    assert (out / "history.csv").read_text().strip().splitlines() == parent[:1 + best]
+    # averaging a model with itself keeps its learned weights; only the BatchNorm statistics change
+    a = keras.models.load_model(tiny_model / "model.keras", compile=False)
+    b = keras.models.load_model(out / "model.keras", compile=False)
+    np.testing.assert_allclose(np.asarray(b.get_layer("emotion").kernel), np.asarray(a.get_layer("emotion").kernel))
+    bn_a, bn_b = (m.get_layer("backbone").get_layer("bn_Conv1") for m in (a, b))
+    assert not np.allclose(np.asarray(bn_a.moving_mean), np.asarray(bn_b.moving_mean))
+    # the app can load it
+    from fer_app.model import EmotionClassifier
+
+    probs = EmotionClassifier(out, backend="keras").predict(np.full((1, 48, 48), 128, np.uint8))
+    assert probs.shape == (1, len(EMOTIONS))
+
+
+def test_soup_refuses_members_of_different_networks(tiny_model, tmp_path):
+    import shutil
+
+    other = tmp_path / "other"
+    shutil.copytree(tiny_model, other)
+    cfg = json.loads((other / "config.json").read_text())
+    cfg["settings"]["img_size"] = 48
+    (other / "config.json").write_text(json.dumps(cfg))
+    r = run_cli("-m", "training.soup", "--data", "x", "--models", str(tiny_model), str(other), "--out", str(tmp_path / "s"))
+    assert r.returncode == 2 and "differ in img_size" in r.stderr and "Traceback" not in r.stderr

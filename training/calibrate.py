@@ -19,6 +19,7 @@ from fer_app import preprocess
 from fer_app.calibration import apply_temperature, expected_calibration_error, fit_temperature
 from fer_app.model import EmotionClassifier, ModelLoadError
 from training.data import DatasetError, Split, load_split
+from training.memory import peak_rss_mb
 
 
 def calibrate(model_dir: Path, val: Split) -> dict:
@@ -54,7 +55,8 @@ def main(argv=None) -> int:
     try:
         settings = json.loads((model_dir / "config.json").read_text()).get("settings", {})
         val = load_split(args.data, "val", args.cache_dir, settings.get("val_fraction", 0.1), settings.get("seed", 0))
-        print(json.dumps(calibrate(model_dir, val)))
+        result = calibrate(model_dir, val)
+        print(json.dumps({**result, "peak_rss_mb": round(peak_rss_mb(), 1)}))
     except (DatasetError, ModelLoadError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

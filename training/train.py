@@ -25,7 +25,6 @@ import json
 import logging
 import math
 import os
-import resource
 import subprocess
 import sys
 import time
@@ -35,6 +34,7 @@ from pathlib import Path
 from fer_app import preprocess
 from fer_app.labels import EMOTIONS
 from training.data import DatasetError, class_weights, load_split, make_augmenter, make_dataset
+from training.memory import peak_rss_mb
 
 log = logging.getLogger("training.train")
 
@@ -99,10 +99,6 @@ def _write_json(path: Path, obj) -> None:
     os.replace(tmp, path)
 
 
-def peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
-
-
 def lr_at(epoch: int, s: dict) -> float:
     """Learning rate of (0-based, global) ``epoch``: head phase constant, then cosine."""
     if epoch < s["head_epochs"]:
@@ -165,7 +161,8 @@ def make_epoch_callback(out: Path, state: dict, history: list[dict], phase: str,
 # ----------------------------------------------------------------------------- main steps
 
 def calibrate_in_subprocess(out: Path, args) -> float:
-    """Run ``python -m training.calibrate`` on the finished run; returns the child's peak RSS in MB."""
+    """Run ``python -m training.calibrate`` on the finished run; returns the child's own peak RSS in MB
+    (which it reports itself: see ``training.memory``)."""
     root = Path(__file__).resolve().parent.parent
     cmd = [sys.executable, "-m", "training.calibrate", "--model", str(out.resolve()),
            "--data", str(Path(args.data).resolve())]
@@ -175,7 +172,7 @@ def calibrate_in_subprocess(out: Path, args) -> float:
     r = subprocess.run(cmd, cwd=root, env=env, capture_output=True, text=True)
     if r.returncode != 0:
         raise RuntimeError(f"calibration failed (rerun: {' '.join(cmd[1:])}):\n{r.stderr[-2000:]}")
-    return round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024.0, 1)
+    return round(float(json.loads(r.stdout.strip().splitlines()[-1])["peak_rss_mb"]), 1)
 
 
 def compile_model(model, lr: float, label_smoothing: float):
