@@ -89,7 +89,7 @@ def make_soup(data, members: list[Path], out: Path, bn_batches: int = 50, batch_
 
     from training.calibrate import calibrate
     from training.ship import lineage
-    from training.train import write_history
+    from training.train import _write_json, write_history
 
     t0 = time.time()
     configs = member_configs(members)
@@ -117,11 +117,11 @@ def make_soup(data, members: list[Path], out: Path, bn_batches: int = 50, batch_
         "best_epoch": int(rows[-1]["epoch"]) if rows else 0,
         "epochs_run": len(rows),
     })
-    (out / "config.json").write_text(json.dumps(config, indent=2) + "\n")
+    _write_json(out / "config.json", config)
     result = calibrate(out, val)
     config = json.loads((out / "config.json").read_text())
     config.update({"soup_seconds": round(time.time() - t0, 1), "peak_rss_mb_soup": round(peak_rss_mb(), 1)})
-    (out / "config.json").write_text(json.dumps(config, indent=2) + "\n")
+    _write_json(out / "config.json", config)
     return {**result, "soup_seconds": config["soup_seconds"], "peak_rss_mb": config["peak_rss_mb_soup"]}
 
 
