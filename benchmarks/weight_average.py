@@ -1,11 +1,18 @@
-"""Can two fine-tuned models be averaged into one ("model soup")? Validation accuracy only.
+"""Can fine-tuned models be averaged into one ("model soup")? Validation accuracy only, no TTA.
 
-    python benchmarks/weight_average.py --data ../shared/fer2013 --models runs/m96 runs/r96
+    python benchmarks/weight_average.py --data ../shared/fer2013 --models runs/m96 runs/s96
 
-Both models must share the architecture (same input size and alpha) and the default validation split.
-Averages every weight (BatchNorm statistics included), then re-estimates the BatchNorm statistics on 50
-training batches (momentum 0.9), and prints the validation accuracy (no TTA) of each step. A soup would
-ship at a single model's size; an ensemble doubles it.
+The members must share the architecture and the validation split (``training.soup.member_configs``).
+Prints the validation accuracy (single view) of each member, of the element-wise mean of their weights
+(BatchNorm statistics averaged too) and of that mean after ``training.soup.reestimate_batchnorm`` (the
+exact mean over 50 clean training batches), the same two functions ``python -m training.soup`` ships
+with. One member (``--models A A``) measures BatchNorm re-estimation alone. ``--first-weight W ...``
+(two members) also tries weighted means, W on the first member and 1 - W on the second, each with its
+BatchNorm statistics re-estimated and also scored with flip TTA (the face and its mirror image). A soup
+ships at a single model's size; an ensemble (``benchmarks/ensemble.py``) multiplies it.
+
+Until commit 98c23b8 this script had its own BatchNorm update (a running average with momentum 0.9 over
+50 batches); the ``m96`` + ``r96`` figures in ``docs/experiments.md`` come from that version.
 """
 
 from __future__ import annotations
@@ -22,6 +29,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import numpy as np  # noqa: E402
 
 from training.data import load_split  # noqa: E402
+from training.distill import model_file  # noqa: E402
+from training.soup import average_weights, member_configs, reestimate_batchnorm  # noqa: E402
 
 
 def main() -> None:
@@ -29,25 +38,44 @@ def main() -> None:
 
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--data", required=True)
-    p.add_argument("--models", nargs=2, required=True)
+    p.add_argument("--models", nargs="+", required=True)
+    p.add_argument("--bn-batches", type=int, default=50)
+    p.add_argument("--first-weight", type=float, nargs="*", default=[],
+                   help="weighted means to try (two members): weight of the first member")
     args = p.parse_args()
-    val, train = load_split(args.data, "val"), load_split(args.data, "train")
+    if args.first_weight and len(args.models) != 2:
+        p.error("--first-weight needs exactly two --models")
+    members = [Path(m) for m in args.models]
+    settings = member_configs(members)[-1]["settings"]
+    split = (args.data, None, settings["val_fraction"], settings["seed"])
+    val, train = load_split(split[0], "val", *split[1:]), load_split(split[0], "train", *split[1:])
     x = val.x[..., None].astype(np.float32)
-    models = [keras.models.load_model(Path(d) / "model.keras", compile=False) for d in args.models]
+    models = [keras.models.load_model(model_file(m), compile=False) for m in members]
+    originals = [m.get_weights() for m in models]  # models[0] becomes the soup
 
-    def acc(m) -> float:
-        return round(float((m.predict(x, batch_size=256, verbose=0).argmax(1) == val.y).mean()), 4)
+    def acc(m, flip: bool = False) -> float:
+        probs = m.predict(x, batch_size=64, verbose=0)
+        if flip:
+            probs = probs + m.predict(x[:, :, ::-1], batch_size=64, verbose=0)
+        return round(float((probs.argmax(1) == val.y).mean()), 4)
 
-    result = {d: acc(m) for d, m in zip(args.models, models)}
+    result = {str(m): acc(model) for m, model in zip(members, models)}
     soup = models[0]
-    soup.set_weights([0.5 * (u + v) for u, v in zip(models[0].get_weights(), models[1].get_weights())])
+    soup.set_weights(average_weights(models))
     result["average"] = acc(soup)
-    rng = np.random.default_rng(0)
-    for _ in range(50):
-        soup(train.x[rng.choice(len(train), 128, replace=False)][..., None].astype(np.float32), training=True)
+    reestimate_batchnorm(soup, train, args.bn_batches)
     result["average, BatchNorm re-estimated"] = acc(soup)
+    if args.first_weight:
+        result["average, BatchNorm re-estimated, flip"] = acc(soup, flip=True)
+        for w in args.first_weight:
+            for model, weights in zip(models, originals):  # restore models[0], the soup, to its member
+                model.set_weights(weights)
+            soup.set_weights(average_weights(models, [w, 1.0 - w]))
+            reestimate_batchnorm(soup, train, args.bn_batches)
+            result[f"{w:g} x first, BatchNorm re-estimated"] = acc(soup)
+            result[f"{w:g} x first, BatchNorm re-estimated, flip"] = acc(soup, flip=True)
     for k, v in result.items():
-        print(f"{k:<34} val accuracy {v:.4f}")
+        print(f"{k:<44} val accuracy {v:.4f}")
     print(json.dumps(result))
 
 

@@ -225,6 +225,28 @@ def test_batchnorm_reestimation_is_the_exact_mean_of_clean_batch_statistics():
     assert bn.momentum == 0.99 and not bn.trainable  # restored
 
 
+def test_average_weights_is_the_plain_or_weighted_mean_and_refuses_bad_coefficients():
+    import keras
+
+    from training.soup import average_weights
+
+    def dense(value):
+        m = keras.Sequential([keras.Input((2,)), keras.layers.Dense(3)])
+        m.set_weights([np.full((2, 3), value, np.float32), np.full(3, -value, np.float32)])
+        return m
+
+    a, b = dense(1.0), dense(4.0)
+    plain = average_weights([a, b])
+    np.testing.assert_allclose(plain[0], 2.5)
+    np.testing.assert_allclose(plain[1], -2.5)
+    weighted = average_weights([a, b], [0.75, 0.25])
+    np.testing.assert_allclose(weighted[0], 1.75)
+    assert weighted[0].dtype == np.float32
+    for bad in ([0.5], [0.7, 0.7], [1.5, -0.5]):
+        with pytest.raises(ValueError, match="coefficient"):
+            average_weights([a, b], bad)
+
+
 def test_soup_averages_members_into_a_calibrated_model_with_their_lineage(tiny_model, tiny_data, tmp_path):
     import keras
 

@@ -49,10 +49,16 @@ def member_configs(members: list[Path]) -> list[dict]:
     return configs
 
 
-def average_weights(models) -> list[np.ndarray]:
-    """Element-wise mean of the models' weights (BatchNorm statistics included)."""
+def average_weights(models, coefficients=None) -> list[np.ndarray]:
+    """Element-wise mean of the models' weights (BatchNorm statistics included); ``coefficients`` (one
+    per model, summing to 1) make it a weighted mean."""
+    if coefficients is None:
+        coefficients = [1.0 / len(models)] * len(models)
+    if len(coefficients) != len(models) or min(coefficients) < 0 or abs(sum(coefficients) - 1.0) > 1e-6:
+        raise ValueError(f"need one non-negative coefficient per model, summing to 1; got {list(coefficients)}")
     per_model = [m.get_weights() for m in models]
-    return [np.mean(ws, axis=0).astype(ws[0].dtype) for ws in zip(*per_model)]
+    return [sum(c * w.astype(np.float64) for c, w in zip(coefficients, ws)).astype(ws[0].dtype)
+            for ws in zip(*per_model)]
 
 
 def reestimate_batchnorm(model, train: Split, batches: int, batch_size: int = 128, seed: int = 0) -> None:
