@@ -257,6 +257,9 @@ def test_soup_averages_members_into_a_calibrated_model_with_their_lineage(tiny_m
     assert r.returncode == 0, r.stderr[-3000:]
     cfg = json.loads((out / "config.json").read_text())
     assert cfg["soup"]["members"] == [str(tiny_model)] * 2 and cfg["soup"]["bn_batches"] == 3
+    member_seconds = json.loads((tiny_model / "config.json").read_text())["train_seconds"]
+    assert cfg["soup"]["members_train_seconds"] == [member_seconds] * 2
+    assert "train_seconds" not in cfg and "stopped_early" not in cfg  # the member's own run, not the soup's
     assert cfg["settings"]["init_from"] is None and cfg["command"].startswith("python -m training.soup")
     assert 0.25 <= cfg["temperature_tta"] <= 5.0 and 0 <= cfg["val_accuracy_tta"] <= 1
     assert 100 < cfg["peak_rss_mb_soup"] < 20000 and cfg["labels"] == list(EMOTIONS)

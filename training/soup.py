@@ -114,11 +114,13 @@ def make_soup(data, members: list[Path], out: Path, bn_batches: int = 50, batch_
     last_dir = model_file(members[-1]).parent
     rows = lineage(last_dir, int(configs[-1]["best_epoch"]))
     write_history(out / "history.csv", rows)
-    config = {k: v for k, v in configs[-1].items() if not k.startswith(("temperature", "val_", "peak_rss", "tta"))}
+    # the last member's config, less what described that member's own run (its calibration, memory, time)
+    own_run = ("temperature", "val_", "peak_rss", "tta", "train_seconds", "stopped_early")
+    config = {k: v for k, v in configs[-1].items() if not k.startswith(own_run)}
     config["settings"] = dict(settings, init_from=None)  # the lineage is already in history.csv
     config.update({
         "soup": {"members": [str(m) for m in members], "bn_batches": bn_batches, "bn_batch_size": batch_size,
-                 "bn_seed": seed},
+                 "bn_seed": seed, "members_train_seconds": [c.get("train_seconds") for c in configs]},
         "command": command,
         "best_epoch": int(rows[-1]["epoch"]) if rows else 0,
         "epochs_run": len(rows),
