@@ -49,8 +49,8 @@ def main() -> None:
         p.error("--first-weight needs exactly two --models")
     members = [Path(m) for m in args.models]
     settings = member_configs(members)[-1]["settings"]
-    split = (args.data, None, settings["val_fraction"], settings["seed"])
-    val, train = load_split(split[0], "val", *split[1:]), load_split(split[0], "train", *split[1:])
+    val, train = (load_split(args.data, name, None, settings["val_fraction"], settings["seed"])
+                  for name in ("val", "train"))
     x = val.x[..., None].astype(np.float32)
     models = [keras.models.load_model(model_file(m), compile=False) for m in members]
     originals = [m.get_weights() for m in models]  # models[0] becomes the soup
