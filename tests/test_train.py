@@ -54,10 +54,34 @@ def test_resume_after_a_kill_continues_from_the_last_epoch(tiny_data, tmp_path):
     r = subprocess.run(cmd + ["--resume"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stderr[-2000:]
     assert f"resuming after epoch {done_before}" in r.stderr
+    # the resumed session draws a new data stream instead of replaying the first epoch's batches
+    assert f"shuffling and augmenting with seed {1009 * done_before} (seed 0, resumed after epoch {done_before})" \
+        in r.stderr
     final = json.loads(state.read_text())
     assert final["finished"] and final["epochs_done"] == 6
     epochs = [int(line.split(",")[0]) for line in (out / "history.csv").read_text().strip().splitlines()[1:]]
     assert epochs == [1, 2, 3, 4, 5, 6]
+
+
+def test_a_resumed_session_does_not_replay_the_first_epochs_batches(tiny_data):
+    import keras
+
+    from training.data import load_split, make_dataset
+    from training.train import data_stream_seed
+
+    split = load_split(tiny_data["folders"], "train", tiny_data["cache"])
+
+    def first_batch(seed):  # the order a training process started with this seed feeds its faces in
+        keras.utils.set_random_seed(seed)
+        x, _ = next(iter(make_dataset(split, 16, True, None, seed)))
+        return np.asarray(x)
+
+    fresh = data_stream_seed(0, 0)
+    assert fresh == 0  # an uninterrupted run keeps its seed
+    # the problem: a session started with the same seed replays the same batches
+    np.testing.assert_array_equal(first_batch(fresh), first_batch(fresh))
+    assert np.abs(first_batch(fresh) - first_batch(data_stream_seed(0, 3))).mean() > 10
+    assert len({data_stream_seed(0, k) for k in range(50)}) == 50
 
 
 def test_evaluation_json_is_consistent_with_its_confusion_matrix(tiny_model, tiny_data, tmp_path):
