@@ -180,11 +180,17 @@ def test_recipe_chains_resumable_stages_from_teacher_to_student():
     from training import recipe
     from training.train import parse_args
 
-    args = argparse.Namespace(data="D", weights="W.h5", out="runs/r", student_epochs=7, cache_dir=None)
+    args = argparse.Namespace(data="D", weights="W.h5", out="runs/r", student_epochs=7, cache_dir=None,
+                              first_epochs=recipe.FIRST_EPOCHS)
     parsed = {name: parse_args(recipe.stage_args(name, args)) for name, _ in recipe.STAGES}
     assert list(parsed) == ["m96", "s96", "d96"] and recipe.DISTILLED == "d96"
     assert all(a.resume and a.data == "D" and a.out == f"runs/r/{n}" for n, a in parsed.items())
     assert parsed["m96"].weights == "W.h5" and parsed["m96"].init_from is None
+    # the shipped model's first stage: 1 head + 36 fine-tuning epochs; --first-epochs changes only that
+    assert recipe.FIRST_EPOCHS == 36 and parsed["m96"].epochs == 36 and parsed["m96"].head_epochs == 1
+    short = argparse.Namespace(**{**vars(args), "first_epochs": 24})
+    assert parse_args(recipe.stage_args("m96", short)).epochs == 24
+    assert recipe.stage_args("s96", short) == recipe.stage_args("s96", args)
     assert parsed["s96"].init_from == "runs/r/m96" and parsed["s96"].mixup > 0
     d = parsed["d96"]
     assert d.init_from == "runs/r/m96" and d.teacher == ["runs/r/m96", "runs/r/s96"] and d.epochs == 7
