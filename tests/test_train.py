@@ -191,6 +191,8 @@ def test_recipe_chains_resumable_stages_from_teacher_to_student():
     short = argparse.Namespace(**{**vars(args), "first_epochs": 24})
     assert parse_args(recipe.stage_args("m96", short)).epochs == 24
     assert recipe.stage_args("s96", short) == recipe.stage_args("s96", args)
+    r = run_cli("-m", "training.recipe", "--data", "D", "--first-epochs", "0")
+    assert r.returncode == 2 and "--first-epochs and --student-epochs must be at least 1" in r.stderr
     assert parsed["s96"].init_from == "runs/r/m96" and parsed["s96"].mixup > 0
     d = parsed["d96"]
     assert d.init_from == "runs/r/m96" and d.teacher == ["runs/r/m96", "runs/r/s96"] and d.epochs == 7

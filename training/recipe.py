@@ -93,6 +93,8 @@ def main(argv=None) -> int:
                         "docs/experiments.md)")
     p.add_argument("--cache-dir", default=None)
     args = p.parse_args(argv)
+    if args.first_epochs < 1 or args.student_epochs < 1:
+        p.error("--first-epochs and --student-epochs must be at least 1")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
 
     from training import evaluate, export, soup, train
