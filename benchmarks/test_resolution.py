@@ -23,19 +23,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import numpy as np  # noqa: E402
 
-from fer_app.preprocess import tta_views  # noqa: E402
+from fer_app.preprocess import mean_over_views, tta_views  # noqa: E402
 from training.data import load_split  # noqa: E402
 from training.model import build_model  # noqa: E402
 
 
-def predict(model, x: np.ndarray, batch: int = 64) -> np.ndarray:
-    return np.concatenate([np.asarray(model(x[i:i + batch], training=False))
-                           for i in range(0, len(x), batch)])
+def predict(model, x: np.ndarray) -> np.ndarray:
+    return model.predict(x, batch_size=64, verbose=0)
 
 
 def predict_tta(model, x: np.ndarray) -> np.ndarray:
-    views = predict(model, tta_views(x))
-    return views.reshape(-1, len(x), views.shape[-1]).mean(axis=0)
+    return mean_over_views(predict(model, tta_views(x)), len(x))
 
 
 def main() -> None:

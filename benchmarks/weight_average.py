@@ -28,8 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import numpy as np  # noqa: E402
 
-from fer_app.labels import EMOTIONS  # noqa: E402
-from fer_app.preprocess import tta_views  # noqa: E402
+from fer_app.preprocess import mean_over_views, tta_views  # noqa: E402
 from training.data import load_split  # noqa: E402
 from training.distill import model_file  # noqa: E402
 from training.soup import average_weights, member_configs, reestimate_batchnorm  # noqa: E402
@@ -57,7 +56,8 @@ def main() -> None:
 
     def acc(m, flip: bool = False) -> float:
         views = tta_views(x, ((0, 0),)) if flip else x  # the app's TTA views with no shift: face, mirror
-        probs = m.predict(views, batch_size=64, verbose=0).reshape(-1, len(x), len(EMOTIONS)).mean(axis=0)
+        probs = m.predict(views, batch_size=64, verbose=0)
+        probs = mean_over_views(probs, len(x)) if flip else probs
         return round(float((probs.argmax(1) == val.y).mean()), 4)
 
     result = {str(m): acc(model) for m, model in zip(members, models)}

@@ -136,8 +136,7 @@ class EmotionClassifier:
         x = np.asarray(faces_u8)
         if len(x) == 0:
             return self.predict_raw(x)
-        views = self.predict_raw(preprocess.tta_views(x, shifts))
-        return views.reshape(-1, len(x), views.shape[-1]).mean(axis=0)
+        return preprocess.mean_over_views(self.predict_raw(preprocess.tta_views(x, shifts)), len(x))
 
     def predict_prepared(self, faces_u8: np.ndarray, tta: bool = False) -> np.ndarray:
         """Calibrated probabilities for prepared faces; ``tta`` averages over shifted and mirrored views."""

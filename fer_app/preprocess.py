@@ -119,3 +119,8 @@ def tta_views(x: np.ndarray, shifts=TTA_SHIFTS) -> np.ndarray:
     views = [shift_faces(x, dy, dx) for dy, dx in shifts]
     views += [v[:, :, ::-1] for v in views]
     return np.concatenate(views)
+
+
+def mean_over_views(view_outputs: np.ndarray, n: int) -> np.ndarray:
+    """The model's outputs for :func:`tta_views` of ``n`` faces, (V * n, ...) -> their mean per face (n, ...)."""
+    return view_outputs.reshape(-1, n, *view_outputs.shape[1:]).mean(axis=0)

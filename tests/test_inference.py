@@ -126,7 +126,7 @@ def test_labelled_photos_smoke():
 
 
 def test_tta_views_are_the_documented_shifts_and_mirrors():
-    from fer_app.preprocess import TTA_SHIFTS, shift_faces, tta_views
+    from fer_app.preprocess import TTA_SHIFTS, mean_over_views, shift_faces, tta_views
 
     x = np.arange(2 * 48 * 48, dtype=np.uint8).reshape(2, 48, 48, 1)
     v = tta_views(x)
@@ -137,6 +137,9 @@ def test_tta_views_are_the_documented_shifts_and_mirrors():
     np.testing.assert_array_equal(s[:, :-1, 1:], x[:, 1:, :-1])
     np.testing.assert_array_equal(s[:, -1, 1:], x[:, -1, :-1])  # edges repeat
     np.testing.assert_array_equal(s[:, :-1, 0], x[:, 1:, 0])
+    # mean_over_views undoes the layout: view after view, each holding every face in order
+    per_view = np.random.default_rng(0).random((2 * len(TTA_SHIFTS), 2, 7))
+    np.testing.assert_allclose(mean_over_views(np.concatenate(per_view), 2), per_view.mean(axis=0))
 
 
 def test_tta_prediction_is_the_calibrated_mean_over_the_views(clf):
