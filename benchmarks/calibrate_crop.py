@@ -50,11 +50,10 @@ def main() -> None:
     args = p.parse_args()
     from fer_app.faces import crop_face, get_detector
     from fer_app.model import EmotionClassifier
-    from training.data import load_split
+    from training.data import load_model_split
 
     clf = EmotionClassifier(model_path=args.model) if args.model else EmotionClassifier()
-    s = clf.config.get("settings", {})
-    val = load_split(args.data, "val", None, s.get("val_fraction", 0.1), s.get("seed", 0))
+    val = load_model_split(args.data, "val", clf.config.get("settings", {}))
     rng = np.random.default_rng(args.seed)
     idx = rng.choice(len(val), min(args.n, len(val)), replace=False)
     scales = [0.8, 0.9, 1.0, 1.1, 1.2, 1.3, 1.4]

@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import numpy as np  # noqa: E402
 
 from fer_app.model import EmotionClassifier  # noqa: E402
-from training.data import load_split  # noqa: E402
+from training.data import load_model_split  # noqa: E402
 from training.evaluate import confusion_matrix, metrics_from_confusion  # noqa: E402
 
 
@@ -35,14 +35,16 @@ def main() -> None:
     p.add_argument("--data", required=True)
     p.add_argument("--models", nargs="+", required=True, help="model directories (config.json + model file)")
     args = p.parse_args()
-    val = load_split(args.data, "val")  # every model here uses the default split (seed 0, 10 %)
-    test = load_split(args.data, "test")
+    classifiers = {d: EmotionClassifier(d) for d in args.models}
+    settings = [c.config.get("settings", {}) for c in classifiers.values()]
+    splits = {(s.get("val_fraction", 0.1), s.get("seed", 0)) for s in settings}
+    if len(splits) > 1:
+        raise SystemExit(f"the models were validated on different splits {sorted(splits)}: "
+                         "a val figure would include some models' training images")
+    val = load_model_split(args.data, "val", settings[0])
+    test = load_model_split(args.data, "test", settings[0])
     val_probs, test_probs, rows = [], [], {}
-    for d in args.models:
-        clf = EmotionClassifier(d)
-        s = clf.config.get("settings", {})
-        if (s.get("seed", 0), s.get("val_fraction", 0.1)) != (0, 0.1):
-            raise SystemExit(f"{d}: trained with another validation split; its val figure would be unfair")
+    for d, clf in classifiers.items():
         val_probs.append(clf.predict_raw_tta(val.x))
         test_probs.append(clf.predict_raw_tta(test.x))
         rows[d] = {"val": scores(val_probs[-1], val.y), "test": scores(test_probs[-1], test.y)}

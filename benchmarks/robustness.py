@@ -37,11 +37,11 @@ def main() -> None:
     args = p.parse_args()
     from fer_app.model import EmotionClassifier
     from fer_app.preprocess import normalize_face
-    from training.data import load_split
+    from training.data import load_model_split
     from training.evaluate import evaluate
 
     clf = EmotionClassifier(model_path=args.model) if args.model else EmotionClassifier()
-    split = load_split(args.data, args.split)
+    split = load_model_split(args.data, args.split, clf.config.get("settings", {}))
     rng = np.random.default_rng(args.seed)
     gammas = rng.uniform(0.6, 1.6, len(split))
     contrasts = rng.uniform(0.6, 1.4, len(split))

@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import numpy as np  # noqa: E402
 
 from fer_app.preprocess import mean_over_views, tta_views  # noqa: E402
-from training.data import load_split  # noqa: E402
+from training.data import load_model_split  # noqa: E402
 from training.model import build_model  # noqa: E402
 
 
@@ -50,7 +50,7 @@ def main() -> None:
     trained = int(s["img_size"])
     trained_model = keras.models.load_model(model_dir / "model.keras", compile=False)
     weights = trained_model.get_weights()
-    val = load_split(args.data, "val", None, s.get("val_fraction", 0.1), s.get("seed", 0))
+    val = load_model_split(args.data, "val", s)
     x = val.x.astype(np.float32)[..., None]
     rows, tta_probs = {}, {}
     for size in sorted(set(args.sizes) | {trained}):

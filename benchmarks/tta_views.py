@@ -18,7 +18,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from fer_app.model import EmotionClassifier  # noqa: E402
-from training.data import load_split  # noqa: E402
+from training.data import load_model_split  # noqa: E402
 
 VIEW_SETS = {
     "none": None,
@@ -36,8 +36,7 @@ def main() -> None:
     p.add_argument("--model", default="models")
     args = p.parse_args()
     clf = EmotionClassifier(args.model)
-    s = clf.config.get("settings", {})
-    val = load_split(args.data, "val", None, s.get("val_fraction", 0.1), s.get("seed", 0))
+    val = load_model_split(args.data, "val", clf.config.get("settings", {}))
     rows = {}
     for name, shifts in VIEW_SETS.items():
         probs = clf.predict_raw(val.x) if shifts is None else clf.predict_raw_tta(val.x, shifts)

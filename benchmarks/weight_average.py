@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import numpy as np  # noqa: E402
 
 from fer_app.preprocess import mean_over_views, tta_views  # noqa: E402
-from training.data import load_split  # noqa: E402
+from training.data import load_model_split  # noqa: E402
 from training.distill import model_file  # noqa: E402
 from training.soup import average_weights, member_configs, reestimate_batchnorm  # noqa: E402
 
@@ -48,8 +48,7 @@ def main() -> None:
         p.error("--first-weight needs exactly two --models")
     members = [Path(m) for m in args.models]
     settings = member_configs(members)[-1]["settings"]
-    val, train = (load_split(args.data, name, None, settings["val_fraction"], settings["seed"])
-                  for name in ("val", "train"))
+    val, train = (load_model_split(args.data, name, settings) for name in ("val", "train"))
     x = val.x[..., None].astype(np.float32)
     models = [keras.models.load_model(model_file(m), compile=False) for m in members]
     originals = [m.get_weights() for m in models]  # models[0] becomes the soup

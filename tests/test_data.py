@@ -10,7 +10,7 @@ import pytest
 
 from conftest import run_cli, tree_digest
 from fer_app.labels import EMOTIONS
-from training.data import DatasetError, load_split, stratified_split
+from training.data import DatasetError, load_model_split, load_split, stratified_split
 
 
 def test_csv_and_folders_give_the_same_images_and_labels(tiny_data):
@@ -58,6 +58,19 @@ def test_second_load_comes_from_the_cache(tiny_data, tmp_path, monkeypatch):
 def test_cache_inside_dataset_is_refused(tiny_data):
     with pytest.raises(DatasetError, match="inside the dataset"):
         load_split(tiny_data["folders"], "test", tiny_data["folders"] / "cache")
+
+
+def test_a_models_split_is_drawn_with_its_own_val_fraction_and_seed(tiny_data):
+    root, cache = tiny_data["folders"], tiny_data["cache"]
+    settings = {"val_fraction": 0.25, "seed": 7, "img_size": 96}
+    val = load_model_split(root, "val", settings, cache)
+    train = load_model_split(root, "train", settings, cache)
+    assert np.array_equal(val.x, load_split(root, "val", cache, 0.25, 7).x)
+    assert set(val.sources).isdisjoint(train.sources)
+    assert len(val) > len(load_split(root, "val", cache, 0.1, 7))  # the fraction was applied
+    assert val.sources != load_split(root, "val", cache, 0.25, 0).sources  # and so was the seed
+    # a config without the keys gets training's defaults
+    assert load_model_split(root, "val", {}, cache).sources == load_split(root, "val", cache).sources
 
 
 def test_stratified_split_is_seeded_and_keeps_class_proportions():

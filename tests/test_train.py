@@ -108,6 +108,21 @@ def test_evaluation_json_is_consistent_with_its_confusion_matrix(tiny_model, tin
     assert (tmp_path / "confusion_matrix.png").stat().st_size > 1000
 
 
+def test_evaluation_on_val_uses_the_models_own_split_unless_overridden(tiny_model, tiny_data):
+    from training.data import load_model_split, load_split
+
+    settings = json.loads((tiny_model / "config.json").read_text())["settings"]
+    for extra, expected in (
+        ([], load_model_split(tiny_data["folders"], "val", settings, tiny_data["cache"])),
+        (["--val-fraction", "0.3"], load_split(tiny_data["folders"], "val", tiny_data["cache"], 0.3, settings["seed"])),
+    ):
+        r = run_cli("-m", "training.evaluate", "--model", str(tiny_model), "--data", str(tiny_data["folders"]),
+                    "--split", "val", "--json", "--cache-dir", str(tiny_data["cache"]), *extra)
+        assert r.returncode == 0, r.stderr[-2000:]
+        m = json.loads(r.stdout)
+        assert (m["n"], m["data_fingerprint"]) == (len(expected), expected.fingerprint())
+
+
 def test_tflite_export_agrees_with_keras(tiny_model, tiny_data):
     r = run_cli("-m", "training.export", "--model", str(tiny_model), "--data", str(tiny_data["folders"]),
                 "--cache-dir", str(tiny_data["cache"]))

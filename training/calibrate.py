@@ -18,7 +18,7 @@ from pathlib import Path
 from fer_app import preprocess
 from fer_app.calibration import apply_temperature, expected_calibration_error, fit_temperature
 from fer_app.model import EmotionClassifier, ModelLoadError
-from training.data import DatasetError, Split, load_split
+from training.data import DatasetError, Split, load_model_split
 from training.memory import peak_rss_mb
 
 
@@ -54,7 +54,7 @@ def main(argv=None) -> int:
     model_dir = model_dir if model_dir.is_dir() else model_dir.parent
     try:
         settings = json.loads((model_dir / "config.json").read_text()).get("settings", {})
-        val = load_split(args.data, "val", args.cache_dir, settings.get("val_fraction", 0.1), settings.get("seed", 0))
+        val = load_model_split(args.data, "val", settings, args.cache_dir)
         result = calibrate(model_dir, val)
         print(json.dumps({**result, "peak_rss_mb": round(peak_rss_mb(), 1)}))
     except (DatasetError, ModelLoadError, FileNotFoundError) as exc:

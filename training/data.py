@@ -237,6 +237,13 @@ def load_split(root, split: str, cache_dir=None, val_fraction: float = 0.1, seed
     return full
 
 
+def load_model_split(root, split: str, settings: dict, cache_dir=None) -> Split:
+    """``split`` as the model trained with ``settings`` (its config's "settings") saw it: 'train' and
+    'val' are drawn with that model's ``val_fraction`` and ``seed`` (defaults 0.1 and 0, as in training),
+    so a tool that evaluates or calibrates the model on 'val' never touches its training images."""
+    return load_split(root, split, cache_dir, settings.get("val_fraction", 0.1), settings.get("seed", 0))
+
+
 def _load_source_split(root: Path, split: str, cache_dir) -> Split:
     kind, where = describe_layout(root)
     cache_dir = Path(cache_dir) if cache_dir else default_cache_dir()

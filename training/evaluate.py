@@ -20,7 +20,7 @@ import numpy as np
 from fer_app.calibration import expected_calibration_error, nll
 from fer_app.labels import EMOTIONS
 from fer_app.model import EmotionClassifier, ModelLoadError
-from training.data import DatasetError, load_split
+from training.data import DatasetError, load_model_split
 
 
 def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, k: int = len(EMOTIONS)) -> np.ndarray:
@@ -115,10 +115,9 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     try:
         clf = EmotionClassifier(model_path=args.model, backend=args.backend) if args.model else EmotionClassifier(backend=args.backend)
-        settings = clf.config.get("settings", {})
-        split = load_split(args.data, args.split, args.cache_dir,
-                           args.val_fraction if args.val_fraction is not None else settings.get("val_fraction", 0.1),
-                           args.seed if args.seed is not None else settings.get("seed", 0))
+        overrides = {"val_fraction": args.val_fraction, "seed": args.seed}
+        settings = {**clf.config.get("settings", {}), **{k: v for k, v in overrides.items() if v is not None}}
+        split = load_model_split(args.data, args.split, settings, args.cache_dir)
         t0 = time.time()
         m = evaluate(clf, split.x, split.y, tta=args.tta)
     except (DatasetError, ModelLoadError) as exc:

@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from training.data import DatasetError, Split, load_split
+from training.data import DatasetError, Split, load_model_split
 from training.distill import model_file
 from training.memory import peak_rss_mb
 
@@ -100,8 +100,8 @@ def make_soup(data, members: list[Path], out: Path, bn_batches: int = 50, batch_
     t0 = time.time()
     configs = member_configs(members)
     settings = configs[-1]["settings"]
-    train = load_split(data, "train", cache_dir, settings["val_fraction"], settings["seed"])
-    val = load_split(data, "val", cache_dir, settings["val_fraction"], settings["seed"])
+    train = load_model_split(data, "train", settings, cache_dir)
+    val = load_model_split(data, "val", settings, cache_dir)
     models = [keras.models.load_model(model_file(m), compile=False) for m in members]
     soup = models[0]
     if len(models) > 1:

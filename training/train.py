@@ -33,7 +33,7 @@ from pathlib import Path
 
 from fer_app import preprocess
 from fer_app.labels import EMOTIONS
-from training.data import DatasetError, class_weights, load_split, make_augmenter, make_dataset
+from training.data import DatasetError, class_weights, load_model_split, make_augmenter, make_dataset
 from training.memory import peak_rss_mb
 
 log = logging.getLogger("training.train")
@@ -227,8 +227,8 @@ def train(args) -> dict:
                  stream_seed, settings["seed"], state["epochs_done"])
     keras.utils.set_random_seed(stream_seed)
     t_load = time.time()
-    train_split = load_split(args.data, "train", args.cache_dir, settings["val_fraction"], settings["seed"])
-    val_split = load_split(args.data, "val", args.cache_dir, settings["val_fraction"], settings["seed"])
+    train_split = load_model_split(args.data, "train", settings, args.cache_dir)
+    val_split = load_model_split(args.data, "val", settings, args.cache_dir)
     log.info("data: %d train / %d val images in %.1f s", len(train_split), len(val_split), time.time() - t_load)
 
     config = {
