@@ -30,12 +30,10 @@ import numpy as np  # noqa: E402
 
 from fer_app.preprocess import mean_over_views, tta_views  # noqa: E402
 from training.data import load_model_split  # noqa: E402
-from training.distill import model_file  # noqa: E402
-from training.soup import average_weights, member_configs, reestimate_batchnorm  # noqa: E402
+from training.soup import average_weights, load_member, member_configs, reestimate_batchnorm  # noqa: E402
 
 
 def main() -> None:
-    import keras
 
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--data", required=True)
@@ -50,7 +48,7 @@ def main() -> None:
     settings = member_configs(members)[-1]["settings"]
     val, train = (load_model_split(args.data, name, settings) for name in ("val", "train"))
     x = val.x[..., None].astype(np.float32)
-    models = [keras.models.load_model(model_file(m), compile=False) for m in members]
+    models = [load_member(m) for m in members]
     originals = [m.get_weights() for m in models]  # models[0] becomes the soup
 
     def acc(m, flip: bool = False) -> float:

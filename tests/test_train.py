@@ -326,6 +326,39 @@ def test_soup_averages_members_into_a_calibrated_model_with_their_lineage(tiny_m
     assert probs.shape == (1, len(EMOTIONS))
 
 
+def test_snapshots_are_every_nth_epoch_of_the_phase_and_soup_averages_them(tiny_model, tiny_data, tmp_path):
+    import keras
+
+    from training.soup import load_member
+    from training.train import takes_snapshot
+
+    # 1 head epoch, then fine-tuning from epoch 2: every 3rd fine-tuning epoch is 4, 7, 10
+    assert [e for e in range(1, 12) if takes_snapshot(e, 2, 3)] == [4, 7, 10]
+    assert not any(takes_snapshot(e, 2, 0) for e in range(1, 12))
+    # the tiny model was trained with --snapshot-every 1: its one fine-tuning epoch, not the head epoch
+    snapshot = tiny_model / "snapshots" / "epoch_002.weights.h5"
+    assert sorted(p.name for p in (tiny_model / "snapshots").iterdir()) == [snapshot.name]
+    last = keras.models.load_model(tiny_model / "checkpoints" / "last.keras", compile=False)
+    for got, want in zip(load_member(snapshot).get_weights(), last.get_weights()):
+        np.testing.assert_array_equal(got, want)
+
+    out = tmp_path / "swa"
+    data = ["--data", str(tiny_data["folders"]), "--cache-dir", str(tiny_data["cache"])]
+    r = run_cli("-m", "training.soup", *data, "--models", str(tiny_model), str(snapshot), "--out", str(out),
+                "--bn-batches", "2", "--batch-size", "32")
+    assert r.returncode == 0, r.stderr[-3000:]
+    soup = keras.models.load_model(out / "model.keras", compile=False)
+    best = keras.models.load_model(tiny_model / "model.keras", compile=False)
+    mean = (np.asarray(best.get_layer("emotion").kernel) + np.asarray(last.get_layer("emotion").kernel)) / 2
+    np.testing.assert_allclose(np.asarray(soup.get_layer("emotion").kernel), mean, rtol=1e-5, atol=1e-7)
+    # the soup's history ends at the snapshot's epoch (2), whatever the run's best epoch
+    rows = (out / "history.csv").read_text().strip().splitlines()[1:]
+    assert [int(row.split(",")[0]) for row in rows] == [1, 2]
+    missing = run_cli("-m", "training.soup", *data, "--models", str(tiny_model / "snapshots" / "epoch_009.weights.h5"),
+                      "--out", str(tmp_path / "x"))
+    assert missing.returncode == 2 and "no snapshot" in missing.stderr and "Traceback" not in missing.stderr
+
+
 def test_soup_refuses_members_of_different_networks(tiny_model, tmp_path):
     import shutil
 

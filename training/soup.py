@@ -12,7 +12,9 @@ Two things, each measured on validation in ``docs/experiments.md``:
 2. **Weight averaging** ("model soup"): the element-wise mean of the members' weights. It works for
    members on one training trajectory (a run and its warm restart, ``--init-from``); networks trained
    apart from ImageNet are too far apart (``benchmarks/weight_average.py``). One member = BatchNorm
-   re-estimation only.
+   re-estimation only. A member is a run directory (its best model), a ``.keras`` file, or a snapshot
+   ``RUN/snapshots/epoch_NNN.weights.h5`` kept by ``training.train --snapshot-every`` (SWA-style averages
+   of several epochs of one run).
 
 The result is an ordinary model directory (``model.keras``, ``config.json``, ``history.csv``),
 calibrated on validation like a training run, ready for ``training.export``, ``training.evaluate`` and
@@ -24,6 +26,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import re
 import sys
 import time
 from pathlib import Path
@@ -40,8 +43,38 @@ log = logging.getLogger("training.soup")
 SHARED_SETTINGS = ("img_size", "alpha", "val_fraction", "seed")
 
 
+def resolve_member(member) -> tuple[Path, Path | None]:
+    """A member -> (the ``.keras`` file giving its network, the snapshot weights to load into it or None).
+
+    A snapshot ``RUN/snapshots/epoch_NNN.weights.h5`` uses ``RUN``'s model and config."""
+    member = Path(member)
+    if member.name.endswith(".weights.h5"):
+        if not member.is_file():
+            raise FileNotFoundError(f"no snapshot at {member}")
+        return model_file(member.parent.parent), member
+    return model_file(member), None
+
+
+def snapshot_epoch(snapshot: Path) -> int:
+    """``epoch_012.weights.h5`` -> 12."""
+    match = re.fullmatch(r"epoch_(\d+)\.weights\.h5", snapshot.name)
+    if not match:
+        raise ValueError(f"{snapshot}: not a snapshot name (epoch_NNN.weights.h5)")
+    return int(match.group(1))
+
+
+def load_member(member):
+    import keras
+
+    file, snapshot = resolve_member(member)
+    model = keras.models.load_model(file, compile=False)
+    if snapshot is not None:
+        model.load_weights(snapshot)
+    return model
+
+
 def member_configs(members: list[Path]) -> list[dict]:
-    configs = [json.loads((model_file(m).parent / "config.json").read_text()) for m in members]
+    configs = [json.loads((resolve_member(m)[0].parent / "config.json").read_text()) for m in members]
     for key in SHARED_SETTINGS:
         values = {c["settings"].get(key) for c in configs}
         if len(values) > 1:
@@ -91,7 +124,6 @@ def _all_layers(model):
 
 def make_soup(data, members: list[Path], out: Path, bn_batches: int = 50, batch_size: int = 128,
               cache_dir=None, seed: int = 0, command: str = "") -> dict:
-    import keras
 
     from training.calibrate import calibrate
     from training.ship import lineage
@@ -102,7 +134,7 @@ def make_soup(data, members: list[Path], out: Path, bn_batches: int = 50, batch_
     settings = configs[-1]["settings"]
     train = load_model_split(data, "train", settings, cache_dir)
     val = load_model_split(data, "val", settings, cache_dir)
-    models = [keras.models.load_model(model_file(m), compile=False) for m in members]
+    models = [load_member(m) for m in members]
     soup = models[0]
     if len(models) > 1:
         soup.set_weights(average_weights(models))
@@ -111,8 +143,8 @@ def make_soup(data, members: list[Path], out: Path, bn_batches: int = 50, batch_
 
     out.mkdir(parents=True, exist_ok=True)
     soup.save(out / "model.keras")
-    last_dir = model_file(members[-1]).parent
-    rows = lineage(last_dir, int(configs[-1]["best_epoch"]))
+    last_file, last_snapshot = resolve_member(members[-1])
+    rows = lineage(last_file.parent, snapshot_epoch(last_snapshot) if last_snapshot else int(configs[-1]["best_epoch"]))
     write_history(out / "history.csv", rows)
     # the last member's config, less what described that member's own run (its calibration, memory, time)
     own_run = ("temperature", "val_", "peak_rss", "tta", "train_seconds", "stopped_early")
@@ -136,7 +168,8 @@ def make_soup(data, members: list[Path], out: Path, bn_batches: int = 50, batch_
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m training.soup", description=__doc__.split("\n")[0])
     p.add_argument("--data", required=True, help="FER-2013 root (train/ and test/ folders) or fer2013.csv")
-    p.add_argument("--models", nargs="+", required=True, help="member model directories (one trajectory)")
+    p.add_argument("--models", nargs="+", required=True,
+                   help="members of one trajectory: run directories, .keras files or snapshots (.weights.h5)")
     p.add_argument("--out", required=True, help="output model directory")
     p.add_argument("--bn-batches", type=int, default=50, help="clean training batches for BatchNorm (default 50)")
     p.add_argument("--batch-size", type=int, default=128)

@@ -43,7 +43,7 @@ HISTORY_FIELDS = ["epoch", "phase", "lr", "loss", "accuracy", "val_loss", "val_a
 RUN_SETTINGS = ["epochs", "head_epochs", "img_size", "alpha", "weights", "batch_size", "seed", "lr",
                 "head_lr", "min_lr_ratio", "schedule", "label_smoothing", "class_weight", "augment",
                 "erase", "mixup", "val_fraction", "patience", "dropout", "bn_momentum", "init_from",
-                "teacher", "distill"]
+                "teacher", "distill", "snapshot_every"]
 
 
 def parse_args(argv=None):
@@ -78,6 +78,9 @@ def parse_args(argv=None):
                         "temperature-calibrated softmax on each augmented batch becomes part of the target")
     p.add_argument("--distill", type=float, default=0.7,
                    help="weight of the teachers' probabilities in the target (the rest: the true label)")
+    p.add_argument("--snapshot-every", type=int, default=0, metavar="N",
+                   help="also keep the weights of every N-th fine-tuning epoch as snapshots/epoch_NNN.weights.h5, "
+                        "for training.soup to average (0 = off)")
     p.add_argument("--val-fraction", type=float, default=0.1)
     p.add_argument("--patience", type=int, default=6, help="early-stopping patience (epochs)")
     p.add_argument("--dropout", type=float, default=0.3)
@@ -88,6 +91,8 @@ def parse_args(argv=None):
     args = p.parse_args(argv)
     if args.teacher and not 0.0 < args.distill <= 1.0:
         p.error(f"--distill must be in (0, 1], got {args.distill}")
+    if args.snapshot_every < 0:
+        p.error(f"--snapshot-every must be 0 (off) or a number of epochs, got {args.snapshot_every}")
     return args
 
 
@@ -124,8 +129,21 @@ def write_history(path: Path, rows: list[dict]) -> None:
     os.replace(tmp, path)
 
 
-def make_epoch_callback(out: Path, state: dict, history: list[dict], phase: str, patience: int):
-    """Keras callback: after every epoch, record history, save last/best checkpoints and state."""
+def takes_snapshot(epoch: int, first_epoch: int, every: int) -> bool:
+    """Whether ``--snapshot-every`` ``every`` keeps (1-based, global) ``epoch``: every ``every``-th epoch of
+    the phase that starts at ``first_epoch``."""
+    return every > 0 and epoch >= first_epoch and (epoch - first_epoch + 1) % every == 0
+
+
+def snapshot_path(out: Path, epoch: int) -> Path:
+    """Where ``--snapshot-every`` keeps the weights after (1-based, global) ``epoch``."""
+    return out / "snapshots" / f"epoch_{epoch:03d}.weights.h5"
+
+
+def make_epoch_callback(out: Path, state: dict, history: list[dict], phase: str, patience: int,
+                        snapshot_every: int = 0, first_epoch: int = 1):
+    """Keras callback: after every epoch, record history, save last/best checkpoints and state; with
+    ``snapshot_every`` N, also the weights after epochs ``first_epoch + N - 1``, ``first_epoch + 2N - 1``, ..."""
     import keras
 
     class EpochRecorder(keras.callbacks.Callback):
@@ -145,6 +163,9 @@ def make_epoch_callback(out: Path, state: dict, history: list[dict], phase: str,
                 self.model.save(out / "model.keras")
             elif phase != "head":
                 state["wait"] += 1
+            if takes_snapshot(epoch + 1, first_epoch, snapshot_every):
+                snapshot_path(out, epoch + 1).parent.mkdir(exist_ok=True)
+                self.model.save_weights(snapshot_path(out, epoch + 1))
             self.model.save(out / "checkpoints" / "last.keras")
             state.update(epochs_done=epoch + 1, phase=phase,
                          peak_rss_mb=round(max(state.get("peak_rss_mb") or 0.0, peak_rss_mb()), 1))
@@ -290,7 +311,8 @@ def train(args) -> dict:
         # a run started from a trained model's weights is a warm restart; with teachers, a distillation
         phase = "distill" if target_fn is not None else "restart" if settings.get("init_from") else "finetune"
         log.info("phase %s: epochs %d-%d, schedule %s", phase, state["epochs_done"] + 1, total, settings["schedule"])
-        callbacks = [make_epoch_callback(out, state, history, phase, settings["patience"])]
+        callbacks = [make_epoch_callback(out, state, history, phase, settings["patience"],
+                                         settings.get("snapshot_every", 0), head_end + 1)]
         if settings["schedule"] == "cosine":
             callbacks.insert(0, keras.callbacks.LearningRateScheduler(lambda e, _: lr_at(e, settings)))
         else:
