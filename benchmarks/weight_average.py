@@ -34,7 +34,6 @@ from training.soup import average_weights, load_member, member_configs, reestima
 
 
 def main() -> None:
-
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--data", required=True)
     p.add_argument("--models", nargs="+", required=True)

@@ -124,7 +124,6 @@ def _all_layers(model):
 
 def make_soup(data, members: list[Path], out: Path, bn_batches: int = 50, batch_size: int = 128,
               cache_dir=None, seed: int = 0, command: str = "") -> dict:
-
     from training.calibrate import calibrate
     from training.ship import lineage
     from training.train import _write_json, write_history
