@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import re
 import sys
 import time
 from pathlib import Path
@@ -36,6 +35,7 @@ import numpy as np
 from training.data import DatasetError, Split, load_model_split
 from training.distill import model_file
 from training.memory import peak_rss_mb
+from training.train import SNAPSHOT_SUFFIX, snapshot_epoch
 
 log = logging.getLogger("training.soup")
 
@@ -48,19 +48,11 @@ def resolve_member(member) -> tuple[Path, Path | None]:
 
     A snapshot ``RUN/snapshots/epoch_NNN.weights.h5`` uses ``RUN``'s model and config."""
     member = Path(member)
-    if member.name.endswith(".weights.h5"):
+    if member.name.endswith(SNAPSHOT_SUFFIX):
         if not member.is_file():
             raise FileNotFoundError(f"no snapshot at {member}")
         return model_file(member.parent.parent), member
     return model_file(member), None
-
-
-def snapshot_epoch(snapshot: Path) -> int:
-    """``epoch_012.weights.h5`` -> 12."""
-    match = re.fullmatch(r"epoch_(\d+)\.weights\.h5", snapshot.name)
-    if not match:
-        raise ValueError(f"{snapshot}: not a snapshot name (epoch_NNN.weights.h5)")
-    return int(match.group(1))
 
 
 def load_member(member):

@@ -25,6 +25,7 @@ import json
 import logging
 import math
 import os
+import re
 import subprocess
 import sys
 import time
@@ -135,9 +136,21 @@ def takes_snapshot(epoch: int, first_epoch: int, every: int) -> bool:
     return every > 0 and epoch >= first_epoch and (epoch - first_epoch + 1) % every == 0
 
 
+#: how ``--snapshot-every`` files end (Keras' weights-only format), as ``training.soup`` recognises them
+SNAPSHOT_SUFFIX = ".weights.h5"
+
+
 def snapshot_path(out: Path, epoch: int) -> Path:
     """Where ``--snapshot-every`` keeps the weights after (1-based, global) ``epoch``."""
-    return out / "snapshots" / f"epoch_{epoch:03d}.weights.h5"
+    return out / "snapshots" / f"epoch_{epoch:03d}{SNAPSHOT_SUFFIX}"
+
+
+def snapshot_epoch(snapshot: Path) -> int:
+    """The epoch of a :func:`snapshot_path` file: ``epoch_012.weights.h5`` -> 12."""
+    match = re.fullmatch(r"epoch_(\d+)" + re.escape(SNAPSHOT_SUFFIX), Path(snapshot).name)
+    if not match:
+        raise ValueError(f"{snapshot}: not a snapshot name (epoch_NNN{SNAPSHOT_SUFFIX})")
+    return int(match.group(1))
 
 
 def make_epoch_callback(out: Path, state: dict, history: list[dict], phase: str, patience: int,
