@@ -4,9 +4,10 @@ The shipped recipe runs on CPU with TensorFlow (``training.train``); the GPU mac
 has JAX but no TensorFlow. This script trains the same classifier (``training.model.build_model``, the same
 ``lr_at`` schedule, loss, class weights and validation split) on Keras 3 with any backend, so that one
 short GPU session can measure what the CPU cannot afford: many 37-epoch runs side by side. Its
-augmentation is a NumPy/OpenCV copy of ``training.data.make_augmenter`` (same ranges), its random erasing
-and mixup follow ``training.data``, and it adds cutmix. Figures from it compare runs with each other; they
-are not the CPU pipeline's figures (other kernels, TF32 arithmetic, full batches only).
+augmentation is ``training.data.augment_faces`` (the CPU pipeline's "affine-once-v2"; the runs of
+2026-11-29 used a bilinear copy of it, commit 853cba2), its random erasing and mixup are NumPy copies of
+``training.data``'s, and it adds cutmix. Figures from it compare runs with each other; they are not the
+CPU pipeline's figures (other kernels, TF32 arithmetic, full batches only).
 
 Validation only: the packed data holds the carved train and validation splits, never the test split.
 
@@ -45,6 +46,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from fer_app.labels import EMOTIONS  # noqa: E402
 from fer_app.preprocess import mean_over_views, tta_views  # noqa: E402
+from training.data import augment_faces  # noqa: E402
 
 #: the first stage of the shipped recipe (``m96`` in ``training.recipe``)
 BASE = {"img_size": 96, "alpha": 1.0, "init": "imagenet", "lr": 5e-4, "head_lr": 1e-3, "min_lr_ratio": 0.02,
@@ -87,31 +89,6 @@ def pack(data: str, out: Path) -> dict:
 def load_pack(path: Path) -> dict[str, np.ndarray]:
     with np.load(io.BytesIO(lzma.decompress(Path(path).read_bytes()))) as z:
         return {k: z[k].astype(np.int64) if k.startswith("y") else z[k] for k in z.files}
-
-
-def augment(faces: np.ndarray, strength: float, rng: np.random.Generator) -> np.ndarray:
-    """uint8 (N, 48, 48) -> float32 (N, 48, 48): ``training.data.make_augmenter``'s ranges with OpenCV:
-    mirror, rotation +-10 deg, shift +-10 %, zoom +-10 %, contrast +-20 %, brightness +-10 % (x strength)."""
-    import cv2
-
-    n, h, w = faces.shape
-    out = faces.astype(np.float32)
-    flip = rng.random(n) < 0.5
-    out[flip] = out[flip, :, ::-1]
-    if strength <= 0:
-        return out
-    s = strength
-    angle = rng.uniform(-10 * s, 10 * s, n)
-    zoom = 1.0 + rng.uniform(-0.1 * s, 0.1 * s, n)
-    shift = rng.uniform(-0.1 * s, 0.1 * s, (n, 2)) * (w, h)
-    for i in range(n):
-        m = cv2.getRotationMatrix2D((w / 2 - 0.5, h / 2 - 0.5), angle[i], 1.0 / zoom[i])
-        m[:, 2] += shift[i]
-        out[i] = cv2.warpAffine(out[i], m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
-    mean = out.mean(axis=(1, 2), keepdims=True)
-    contrast = rng.uniform(1 - 0.2 * s, 1 + 0.2 * s, (n, 1, 1))
-    brightness = rng.uniform(-0.1 * s, 0.1 * s, (n, 1, 1)) * 255.0
-    return np.clip((out - mean) * contrast + mean + brightness, 0.0, 255.0).astype(np.float32)
 
 
 def random_erase(x: np.ndarray, probability: float, rng: np.random.Generator) -> np.ndarray:
@@ -178,7 +155,7 @@ def make_stream(x: np.ndarray, y: np.ndarray, cfg: dict, weights: dict | None):
         def __getitem__(self, i):
             rng = np.random.default_rng([cfg["seed"], self.epoch, i, 1])
             idx = self.order[i * cfg["batch_size"]:(i + 1) * cfg["batch_size"]]
-            xb = augment(x[idx], cfg["augment"], rng)
+            xb = augment_faces(x[idx], cfg["augment"], rng)
             yb = np.eye(k, dtype=np.float32)[y[idx]]
             if cfg["erase"] > 0:
                 xb = random_erase(xb, cfg["erase"], rng)
@@ -272,7 +249,9 @@ def train_run(name: str, cfg: dict, data: dict, weights_file: str, work: Path, d
                                 else plan_epochs(seconds, deadline - time.time(), 60, max_epochs))
             schedule = dict(cfg, epochs=fine_tune_epochs)
             record.update(status="running", fine_tune_epochs=fine_tune_epochs)
-        elif time.time() + seconds + 45 > deadline and epoch < cfg["head_epochs"] + fine_tune_epochs:
+        elif ("fine_tune_epochs" in record and time.time() + seconds + 45 > deadline
+              and epoch < cfg["head_epochs"] + fine_tune_epochs):
+            # only once planned: before that an epoch's time includes compiling (50-200 s with ten processes)
             record["cut_at_epoch"] = epoch  # the deadline came first: report the best epoch so far
             break
         save()

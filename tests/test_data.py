@@ -152,3 +152,68 @@ def test_mixup_blends_images_and_labels_with_the_same_weight():
         assert ym[i, round(j) % k] == pytest.approx(1.0 - lam, abs=1e-5)
         checked += 1
     assert checked > n // 3
+
+
+def _smooth_faces(n=64, seed=0):
+    """Face-like test images: smoothed noise stretched to 0..255 (natural images' high frequencies are weak)."""
+    import cv2
+
+    rng = np.random.default_rng(seed)
+    f = np.stack([cv2.GaussianBlur(rng.uniform(0, 255, (48, 48)).astype(np.float32), (0, 0), 1.0) for _ in range(n)])
+    return cv2.normalize(f, None, 0, 255, cv2.NORM_MINMAX).astype(np.uint8)
+
+
+def _sharpness(faces) -> float:
+    import cv2
+
+    return float(np.mean([np.abs(cv2.Laplacian(np.asarray(f, np.float32), cv2.CV_32F)).mean() for f in faces]))
+
+
+def test_augment_faces_keeps_shape_and_range_and_strength_zero_only_mirrors():
+    from training.data import augment_faces
+
+    x = _smooth_faces()
+    out = augment_faces(x, 1.0, np.random.default_rng(0))
+    assert out.shape == x.shape and out.dtype == np.float32
+    assert out.min() >= 0.0 and out.max() <= 255.0 and not np.allclose(out, x)
+    flips = augment_faces(x, 0.0, np.random.default_rng(0))
+    same = [np.array_equal(f, o) for f, o in zip(flips, x)]
+    mirrored = [np.array_equal(f, o[:, ::-1]) for f, o in zip(flips, x)]
+    assert all(s or m for s, m in zip(same, mirrored)) and 10 < sum(mirrored) < 54
+    moved = {s: np.abs(augment_faces(x, s, np.random.default_rng(1)) - augment_faces(x, 0.0, np.random.default_rng(1))).mean()
+             for s in (0.2, 1.5)}
+    assert moved[0.2] < moved[1.5]
+
+
+def test_training_faces_stay_sharp_with_one_warp_and_blur_with_the_keras_chain():
+    """The train/serve skew fixed by "affine-once-v2": the Keras chain resamples each face three times."""
+    from training.data import make_augmenter
+
+    x = _smooth_faces()
+    sharp = _sharpness(x)
+    for kind, low, high in (("affine-once-v2", 0.85, 1.15), ("keras-chain-v1", 0.0, 0.75)):
+        out = np.asarray(make_augmenter(1.0, 0, kind)(x[..., None].astype(np.float32)))[..., 0]
+        assert low <= _sharpness(out) / sharp <= high, kind
+    with pytest.raises(ValueError, match="unknown augmentation"):
+        make_augmenter(1.0, 0, "blur")
+
+
+def test_one_warp_augmentation_is_fresh_every_batch_and_epoch_and_repeatable():
+    import keras
+
+    from training.data import Split, make_augmenter, make_dataset
+
+    face = _smooth_faces(1)
+    split = Split("t", np.repeat(face, 256, axis=0), np.zeros(256, int))
+
+    def two_epochs():
+        keras.utils.set_random_seed(5)
+        ds = make_dataset(split, 128, True, make_augmenter(1.0, 5), 5)
+        return [np.concatenate([b[0].numpy() for b in ds]) for _ in range(2)]
+
+    first, second = two_epochs()
+    assert len({f.tobytes() for f in first}) > 250  # 256 copies of one face, (almost) all transformed apart
+    assert not np.allclose(first, second)  # the next epoch draws new transforms
+    again = two_epochs()
+    np.testing.assert_array_equal(first, again[0])
+    np.testing.assert_array_equal(second, again[1])

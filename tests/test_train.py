@@ -212,6 +212,10 @@ def test_recipe_chains_resumable_stages_from_teacher_to_student():
     d = parsed["d96"]
     assert d.init_from == "runs/r/m96" and d.teacher == ["runs/r/m96", "runs/r/s96"] and d.epochs == 7
     assert {a.img_size for a in parsed.values()} == {96}
+    # the shipped model was trained with the Keras-layer augmentation: the recipe keeps it, while
+    # training.train's own default is the one-warp augmentation
+    assert {a.augmentation for a in parsed.values()} == {"keras-chain-v1"}
+    assert parse_args(["--data", "D", "--out", "O"]).augmentation == "affine-once-v2"
     assert recipe.stage_names(False) == ["m96", "s96"] and recipe.stage_names(True) == ["m96", "s96", "d96"]
     # without distillation the recipe ends with the weight average of m96 and s96
     assert recipe.final_model(False) == "soup96" and recipe.final_model(True) == "d96"

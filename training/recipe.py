@@ -33,14 +33,17 @@ FIRST_EPOCHS = 36
 #: (name, training.train arguments after --data/--out) of every stage, in order.
 STAGES = [
     ("m96", ["--img-size", "96", "--alpha", "1.0", "--epochs", "{first_epochs}", "--head-epochs", "1", "--lr", "5e-4",
-             "--augment", "1.0", "--label-smoothing", "0.1", "--class-weight", "sqrt", "--patience", "8"]),
+             "--augment", "1.0", "--label-smoothing", "0.1", "--class-weight", "sqrt", "--patience", "8",
+             "--augmentation", "keras-chain-v1"]),
     ("s96", ["--init-from", "{out}/m96", "--head-epochs", "0", "--img-size", "96", "--alpha", "1.0",
              "--epochs", "12", "--lr", "2e-4", "--augment", "1.0", "--label-smoothing", "0.1", "--erase", "0.5",
-             "--mixup", "0.2", "--class-weight", "sqrt", "--patience", "12"]),
+             "--mixup", "0.2", "--class-weight", "sqrt", "--patience", "12",
+             "--augmentation", "keras-chain-v1"]),
     ("d96", ["--init-from", "{out}/m96", "--teacher", "{out}/m96", "{out}/s96", "--distill", "0.7",
              "--head-epochs", "0", "--img-size", "96", "--alpha", "1.0", "--epochs", "{student_epochs}",
              "--lr", "2e-4", "--augment", "1.0", "--label-smoothing", "0.1", "--erase", "0.5", "--mixup", "0.2",
-             "--class-weight", "sqrt", "--patience", "{student_epochs}"]),
+             "--class-weight", "sqrt", "--patience", "{student_epochs}",
+             "--augmentation", "keras-chain-v1"]),
 ]
 DISTILLED = "d96"
 #: the weight average of the two training stages' models, the recipe's final model without distillation

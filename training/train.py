@@ -34,7 +34,8 @@ from pathlib import Path
 
 from fer_app import preprocess
 from fer_app.labels import EMOTIONS
-from training.data import DatasetError, class_weights, load_model_split, make_augmenter, make_dataset
+from training.data import (AUGMENTATIONS, LEGACY_AUGMENTATION, DatasetError, class_weights, load_model_split,
+                           make_augmenter, make_dataset)
 from training.memory import peak_rss_mb
 
 log = logging.getLogger("training.train")
@@ -44,7 +45,7 @@ HISTORY_FIELDS = ["epoch", "phase", "lr", "loss", "accuracy", "val_loss", "val_a
 RUN_SETTINGS = ["epochs", "head_epochs", "img_size", "alpha", "weights", "batch_size", "seed", "lr",
                 "head_lr", "min_lr_ratio", "schedule", "label_smoothing", "class_weight", "augment",
                 "erase", "mixup", "val_fraction", "patience", "dropout", "bn_momentum", "init_from",
-                "teacher", "distill", "snapshot_every"]
+                "teacher", "distill", "snapshot_every", "augmentation"]
 
 
 def parse_args(argv=None):
@@ -67,6 +68,9 @@ def parse_args(argv=None):
     p.add_argument("--label-smoothing", type=float, default=0.0)
     p.add_argument("--class-weight", choices=["sqrt", "balanced", "none"], default="sqrt")
     p.add_argument("--augment", type=float, default=0.5, help="augmentation strength (0 = flips only)")
+    p.add_argument("--augmentation", choices=AUGMENTATIONS, default="affine-once-v2",
+                   help="how faces are augmented: 'affine-once-v2' (one warp per face) or 'keras-chain-v1' (the "
+                        "Keras-layer chain the shipped model was trained with, which blurs training faces)")
     p.add_argument("--erase", type=float, default=0.0,
                    help="random-erasing probability per training image (0 = off)")
     p.add_argument("--mixup", type=float, default=0.0,
@@ -282,7 +286,8 @@ def train(args) -> dict:
         _write_json(config_path, config)
 
     weights = class_weights(train_split.y, settings["class_weight"])
-    augmenter = make_augmenter(settings["augment"], stream_seed)
+    # runs started before the setting existed were trained with the Keras chain
+    augmenter = make_augmenter(settings["augment"], stream_seed, settings.get("augmentation", LEGACY_AUGMENTATION))
     target_fn = None
     if settings.get("teacher"):
         log.info("distilling from %s (weight %.2f)", ", ".join(settings["teacher"]), settings["distill"])
