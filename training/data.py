@@ -350,31 +350,28 @@ def augment_faces(faces: np.ndarray, strength: float, rng: np.random.Generator) 
 
 
 def make_augmenter(strength: float = 1.0, seed: int = 0, kind: str = "affine-once-v2"):
-    """``augment(x)`` for tf.data: a float batch (N, 48, 48, 1) in [0, 255] -> augmented, same shape.
+    """``augment(x, batch_seed=None)``: a float batch (N, 48, 48, 1) in [0, 255] -> augmented, same shape.
 
-    ``kind`` (one of :data:`AUGMENTATIONS`): "affine-once-v2" runs :func:`augment_faces`; each call draws
-    its own NumPy seed from a TensorFlow random generator seeded with ``seed``, so every batch of every
-    epoch gets fresh transforms and a run is repeatable. "keras-chain-v1" is the Keras-layer
-    chain the shipped model was trained with, kept so its recipe still reproduces it.
+    ``kind`` (one of :data:`AUGMENTATIONS`): "affine-once-v2" runs :func:`augment_faces` with a NumPy
+    generator seeded by ``batch_seed`` (``seed`` when None); :func:`make_dataset` gives every batch of every
+    epoch its own seed from a seeded stream, so transforms are fresh each epoch and a run is repeatable.
+    "keras-chain-v1" is the Keras-layer chain the shipped model was trained with (it ignores
+    ``batch_seed``), kept so that its recipe still reproduces it.
     """
     import tensorflow as tf
 
     if kind == "keras-chain-v1":
         chain = _keras_chain(strength, seed)
-        return lambda x: tf.clip_by_value(chain(x, training=True), 0.0, 255.0)
+        return lambda x, batch_seed=None: tf.clip_by_value(chain(x, training=True), 0.0, 255.0)
     if kind != "affine-once-v2":
         raise ValueError(f"unknown augmentation {kind!r} (choose from {', '.join(AUGMENTATIONS)})")
-
-    # a generator object keeps its state across epochs; a seeded random op inside a tf.data map restarts
-    # with every pass over the data and would repeat the first epoch's transforms in every epoch
-    generator = tf.random.Generator.from_seed(seed)
 
     def run(x, batch_seed):
         return augment_faces(x[..., 0], strength, np.random.default_rng(int(batch_seed) % 2**63))[..., None]
 
-    def augment(x):
-        batch_seed = generator.uniform_full_int([], tf.int64)
-        out = tf.numpy_function(run, [x, batch_seed], tf.float32, stateful=True)
+    def augment(x, batch_seed=None):
+        batch_seed = tf.constant(seed, tf.int64) if batch_seed is None else batch_seed
+        out = tf.numpy_function(run, [x, batch_seed], tf.float32, stateful=False)
         out.set_shape(x.shape)
         return out
 
@@ -465,7 +462,11 @@ def make_dataset(split: Split, batch_size: int, training: bool, augmenter=None, 
     ds = ds.map(lambda x, y: (tf.cast(x, tf.float32), tf.one_hot(y, len(EMOTIONS))),
                 num_parallel_calls=tf.data.AUTOTUNE)
     if training and augmenter is not None:
-        ds = ds.map(lambda x, y: (augmenter(x), y),
+        # one seed per batch from a seeded stream that differs every epoch, zipped in before the parallel map:
+        # a random op inside the map would either restart every epoch (seeded op) or hand its draws to
+        # whichever batch runs first (a shared generator), making runs unrepeatable
+        seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
+        ds = tf.data.Dataset.zip(ds, seeds).map(lambda xy, s: (augmenter(xy[0], s), xy[1]),
                     num_parallel_calls=tf.data.AUTOTUNE)
     if training and erase > 0:
         ds = ds.map(lambda x, y: (random_erase(x, erase), y), num_parallel_calls=tf.data.AUTOTUNE)
