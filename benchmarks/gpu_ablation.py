@@ -183,7 +183,7 @@ def train_run(name: str, cfg: dict, data: dict, weights_file: str, work: Path, d
 
     from training.data import class_weights
     from training.model import build_model, set_backbone_trainable
-    from training.train import lr_at
+    from training.train import compile_model, lr_at
 
     record = {"name": name, "what": RUNS[name][0], "settings": cfg, "history": [], "status": "running"}
     path = work / f"{name}.json"
@@ -201,11 +201,6 @@ def train_run(name: str, cfg: dict, data: dict, weights_file: str, work: Path, d
     model = build_model(cfg["img_size"], cfg["alpha"], weights_file if cfg["init"] == "imagenet" else "none",
                         cfg["dropout"], cfg["bn_momentum"])
 
-    def compile_for(lr):
-        model.compile(optimizer=keras.optimizers.Adam(lr),
-                      loss=keras.losses.CategoricalCrossentropy(label_smoothing=cfg["label_smoothing"]),
-                      metrics=["accuracy"])
-
     def val_accuracy(faces, tta=False):
         xv = faces[..., None]
         if tta:
@@ -215,14 +210,14 @@ def train_run(name: str, cfg: dict, data: dict, weights_file: str, work: Path, d
         return float((p.argmax(1) == y_val).mean())
 
     set_backbone_trainable(model, False)
-    compile_for(cfg["head_lr"])
+    compile_model(model, cfg["head_lr"], cfg["label_smoothing"])
     schedule = dict(cfg, epochs=max_epochs)
     best, best_weights, epoch = -1.0, None, 0
     fine_tune_epochs = max_epochs
     while epoch < cfg["head_epochs"] + fine_tune_epochs:
         if epoch == cfg["head_epochs"]:
             set_backbone_trainable(model, True)
-            compile_for(cfg["lr"])
+            compile_model(model, cfg["lr"], cfg["label_smoothing"])
         lr = lr_at(epoch, schedule)
         model.optimizer.learning_rate = lr
         stream.set_epoch(epoch)

@@ -163,12 +163,6 @@ def _smooth_faces(n=64, seed=0):
     return cv2.normalize(f, None, 0, 255, cv2.NORM_MINMAX).astype(np.uint8)
 
 
-def _sharpness(faces) -> float:
-    import cv2
-
-    return float(np.mean([np.abs(cv2.Laplacian(np.asarray(f, np.float32), cv2.CV_32F)).mean() for f in faces]))
-
-
 def test_augment_faces_keeps_shape_and_range_and_strength_zero_only_mirrors():
     from training.data import augment_faces
 
@@ -187,7 +181,13 @@ def test_augment_faces_keeps_shape_and_range_and_strength_zero_only_mirrors():
 
 def test_training_faces_stay_sharp_with_one_warp_and_blur_with_the_keras_chain():
     """The train/serve skew fixed by "affine-once-v2": the Keras chain resamples each face three times."""
+    import sys
+
+    from conftest import ROOT
     from training.data import make_augmenter
+
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from augmentation_sharpness import sharpness as _sharpness
 
     x = _smooth_faces()
     sharp = _sharpness(x)

@@ -317,6 +317,7 @@ def class_weights(y: np.ndarray, mode: str = "sqrt") -> dict[int, float] | None:
 #: model was trained with v1; runs without the setting in their config are v1 runs.
 AUGMENTATIONS = ("keras-chain-v1", "affine-once-v2")
 LEGACY_AUGMENTATION = "keras-chain-v1"
+DEFAULT_AUGMENTATION = "affine-once-v2"
 
 
 def augment_faces(faces: np.ndarray, strength: float, rng: np.random.Generator) -> np.ndarray:
@@ -349,7 +350,7 @@ def augment_faces(faces: np.ndarray, strength: float, rng: np.random.Generator) 
     return np.clip((out - mean) * contrast + mean + brightness, 0.0, 255.0).astype(np.float32)
 
 
-def make_augmenter(strength: float = 1.0, seed: int = 0, kind: str = "affine-once-v2"):
+def make_augmenter(strength: float = 1.0, seed: int = 0, kind: str = DEFAULT_AUGMENTATION):
     """``augment(x, batch_seed=None)``: a float batch (N, 48, 48, 1) in [0, 255] -> augmented, same shape.
 
     ``kind`` (one of :data:`AUGMENTATIONS`): "affine-once-v2" runs :func:`augment_faces` with a NumPy
@@ -360,10 +361,10 @@ def make_augmenter(strength: float = 1.0, seed: int = 0, kind: str = "affine-onc
     """
     import tensorflow as tf
 
-    if kind == "keras-chain-v1":
+    if kind == LEGACY_AUGMENTATION:
         chain = _keras_chain(strength, seed)
         return lambda x, batch_seed=None: tf.clip_by_value(chain(x, training=True), 0.0, 255.0)
-    if kind != "affine-once-v2":
+    if kind != DEFAULT_AUGMENTATION:
         raise ValueError(f"unknown augmentation {kind!r} (choose from {', '.join(AUGMENTATIONS)})")
 
     def run(x, batch_seed):

@@ -34,8 +34,8 @@ from pathlib import Path
 
 from fer_app import preprocess
 from fer_app.labels import EMOTIONS
-from training.data import (AUGMENTATIONS, LEGACY_AUGMENTATION, DatasetError, class_weights, load_model_split,
-                           make_augmenter, make_dataset)
+from training.data import (AUGMENTATIONS, DEFAULT_AUGMENTATION, LEGACY_AUGMENTATION, DatasetError, class_weights,
+                           load_model_split, make_augmenter, make_dataset)
 from training.memory import peak_rss_mb
 
 log = logging.getLogger("training.train")
@@ -68,7 +68,7 @@ def parse_args(argv=None):
     p.add_argument("--label-smoothing", type=float, default=0.0)
     p.add_argument("--class-weight", choices=["sqrt", "balanced", "none"], default="sqrt")
     p.add_argument("--augment", type=float, default=0.5, help="augmentation strength (0 = flips only)")
-    p.add_argument("--augmentation", choices=AUGMENTATIONS, default="affine-once-v2",
+    p.add_argument("--augmentation", choices=AUGMENTATIONS, default=DEFAULT_AUGMENTATION,
                    help="how faces are augmented: 'affine-once-v2' (one warp per face) or 'keras-chain-v1' (the "
                         "Keras-layer chain the shipped model was trained with, which blurs training faces)")
     p.add_argument("--erase", type=float, default=0.0,
