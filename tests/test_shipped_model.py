@@ -14,8 +14,8 @@ from fer_app.labels import EMOTIONS
 
 pytestmark = needs_shipped_model
 
-ACHIEVED_TTA_ACCURACY = 0.6824  # models/metrics.json of the shipped 96 px soup96 (10-view TTA)
-ACHIEVED_TTA_MACRO_F1 = 0.6713
+ACHIEVED_TTA_ACCURACY = 0.6857  # models/metrics.json of the shipped 96 px soup24v2 (10-view TTA)
+ACHIEVED_TTA_MACRO_F1 = 0.6669
 
 
 def test_shipped_files_are_complete_and_small_enough():

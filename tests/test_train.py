@@ -196,26 +196,30 @@ def test_recipe_chains_resumable_stages_from_teacher_to_student():
     from training.train import parse_args
 
     args = argparse.Namespace(data="D", weights="W.h5", out="runs/r", student_epochs=7, cache_dir=None,
-                              first_epochs=recipe.FIRST_EPOCHS)
+                              first_epochs=recipe.FIRST_EPOCHS, augmentation="affine-once-v2")
     parsed = {name: parse_args(recipe.stage_args(name, args)) for name, _ in recipe.STAGES}
     assert list(parsed) == ["m96", "s96", "d96"] and recipe.DISTILLED == "d96"
     assert all(a.resume and a.data == "D" and a.out == f"runs/r/{n}" for n, a in parsed.items())
     assert parsed["m96"].weights == "W.h5" and parsed["m96"].init_from is None
-    # the shipped model's first stage: 1 head + 36 fine-tuning epochs; --first-epochs changes only that
-    assert recipe.FIRST_EPOCHS == 36 and parsed["m96"].epochs == 36 and parsed["m96"].head_epochs == 1
-    short = argparse.Namespace(**{**vars(args), "first_epochs": 24})
-    assert parse_args(recipe.stage_args("m96", short)).epochs == 24
-    assert recipe.stage_args("s96", short) == recipe.stage_args("s96", args)
+    # the shipped model's first stage: 1 head + 24 fine-tuning epochs; --first-epochs changes only that
+    assert recipe.FIRST_EPOCHS == 24 and parsed["m96"].epochs == 24 and parsed["m96"].head_epochs == 1
+    longer = argparse.Namespace(**{**vars(args), "first_epochs": 36})
+    assert parse_args(recipe.stage_args("m96", longer)).epochs == 36
+    assert recipe.stage_args("s96", longer) == recipe.stage_args("s96", args)
     r = run_cli("-m", "training.recipe", "--data", "D", "--first-epochs", "0")
     assert r.returncode == 2 and "--first-epochs and --student-epochs must be at least 1" in r.stderr
     assert parsed["s96"].init_from == "runs/r/m96" and parsed["s96"].mixup > 0
     d = parsed["d96"]
     assert d.init_from == "runs/r/m96" and d.teacher == ["runs/r/m96", "runs/r/s96"] and d.epochs == 7
     assert {a.img_size for a in parsed.values()} == {96}
-    # the shipped model was trained with the Keras-layer augmentation: the recipe keeps it, while
-    # training.train's own default is the one-warp augmentation
-    assert {a.augmentation for a in parsed.values()} == {"keras-chain-v1"}
+    # every stage trains with the one-warp augmentation, training.train's own default; the model shipped
+    # before this one is reproduced with --first-epochs 36 --augmentation keras-chain-v1
+    assert {a.augmentation for a in parsed.values()} == {"affine-once-v2"}
     assert parse_args(["--data", "D", "--out", "O"]).augmentation == "affine-once-v2"
+    legacy = argparse.Namespace(**{**vars(args), "first_epochs": 36, "augmentation": "keras-chain-v1"})
+    assert {parse_args(recipe.stage_args(n, legacy)).augmentation for n in recipe.stage_names(True)} == {"keras-chain-v1"}
+    r = run_cli("-m", "training.recipe", "--data", "D", "--augmentation", "blur")
+    assert r.returncode == 2 and "invalid choice: 'blur'" in r.stderr
     assert recipe.stage_names(False) == ["m96", "s96"] and recipe.stage_names(True) == ["m96", "s96", "d96"]
     # without distillation the recipe ends with the weight average of m96 and s96
     assert recipe.final_model(False) == "soup96" and recipe.final_model(True) == "d96"

@@ -314,7 +314,8 @@ def class_weights(y: np.ndarray, mode: str = "sqrt") -> dict[int, float] | None:
 #: training faces to 40 % of their sharpness (mean |Laplacian| of validation faces,
 #: ``benchmarks/augmentation_sharpness.py``), while validation, test and the app see sharp faces.
 #: "affine-once-v2" warps each face once (one composed affine transform, bicubic): 81 %. The shipped
-#: model was trained with v1; runs without the setting in their config are v1 runs.
+#: model (``soup24v2``) was trained with v2, the one before it (``soup96``) with v1; runs without the
+#: setting in their config are v1 runs.
 AUGMENTATIONS = ("keras-chain-v1", "affine-once-v2")
 LEGACY_AUGMENTATION = "keras-chain-v1"
 DEFAULT_AUGMENTATION = "affine-once-v2"
@@ -356,7 +357,7 @@ def make_augmenter(strength: float = 1.0, seed: int = 0, kind: str = DEFAULT_AUG
     ``kind`` (one of :data:`AUGMENTATIONS`): "affine-once-v2" runs :func:`augment_faces` with a NumPy
     generator seeded by ``batch_seed`` (``seed`` when None); :func:`make_dataset` gives every batch of every
     epoch its own seed from a seeded stream, so transforms are fresh each epoch and a run is repeatable.
-    "keras-chain-v1" is the Keras-layer chain the shipped model was trained with (it ignores
+    "keras-chain-v1" is the Keras-layer chain the model shipped before ``soup24v2`` was trained with (it ignores
     ``batch_seed``), kept so that its recipe still reproduces it.
     """
     import tensorflow as tf

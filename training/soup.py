@@ -1,6 +1,6 @@
 """Average trained models' weights and re-estimate BatchNorm statistics on clean training faces.
 
-``python -m training.soup --data PATH --models runs/m96 runs/s96 --out runs/soup96``
+``python -m training.soup --data PATH --models runs/m24v2 runs/s24v2 --out runs/soup24v2``
 
 Two things, each measured on validation in ``docs/experiments.md``:
 

@@ -70,7 +70,7 @@ def parse_args(argv=None):
     p.add_argument("--augment", type=float, default=0.5, help="augmentation strength (0 = flips only)")
     p.add_argument("--augmentation", choices=AUGMENTATIONS, default=DEFAULT_AUGMENTATION,
                    help="how faces are augmented: 'affine-once-v2' (one warp per face) or 'keras-chain-v1' (the "
-                        "Keras-layer chain the shipped model was trained with, which blurs training faces)")
+                        "Keras-layer chain the previously shipped model was trained with, which blurs training faces)")
     p.add_argument("--erase", type=float, default=0.0,
                    help="random-erasing probability per training image (0 = off)")
     p.add_argument("--mixup", type=float, default=0.0,
