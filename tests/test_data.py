@@ -181,13 +181,8 @@ def test_augment_faces_keeps_shape_and_range_and_strength_zero_only_mirrors():
 
 def test_training_faces_stay_sharp_with_one_warp_and_blur_with_the_keras_chain():
     """The train/serve skew fixed by "affine-once-v2": the Keras chain resamples each face three times."""
-    import sys
-
-    from conftest import ROOT
-    from training.data import make_augmenter
-
-    sys.path.insert(0, str(ROOT / "benchmarks"))
     from augmentation_sharpness import sharpness as _sharpness
+    from training.data import make_augmenter
 
     x = _smooth_faces()
     sharp = _sharpness(x)

@@ -4,16 +4,11 @@ training.data.augment_faces, tested in test_data.py.)"""
 
 from __future__ import annotations
 
-import sys
-
+import gpu_ablation as ga
 import numpy as np
 import pytest
 
-from conftest import ROOT
 from fer_app.labels import EMOTIONS
-
-sys.path.insert(0, str(ROOT / "benchmarks"))
-import gpu_ablation as ga  # noqa: E402
 
 K = len(EMOTIONS)
 

@@ -69,15 +69,10 @@ def test_probabilities_are_calibrated(test_results):
 
 @needs_shared_fer
 def test_gamma_and_contrast_changes_cost_at_most_1_5_points(test_results):
-    import sys
-
-    from conftest import ROOT
     from fer_app.model import load_classifier
     from fer_app.preprocess import normalize_face
-    from training.evaluate import evaluate
-
-    sys.path.insert(0, str(ROOT / "benchmarks"))
     from robustness import perturb
+    from training.evaluate import evaluate
 
     split, clean = test_results
     rng = np.random.default_rng(1)
