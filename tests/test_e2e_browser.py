@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -86,6 +87,17 @@ def write_face_y4m(path: Path, frames: int = 60) -> None:
             fh.write(b"FRAME\n" + cv2.cvtColor(frame, cv2.COLOR_RGB2YUV_I420).tobytes())
 
 
+def webcam_state(page, video, server_log: Path, shot: Path) -> str:
+    """What the page showed when no face status came: for the failure message."""
+    try:
+        page.screenshot(path=str(shot), full_page=True)
+        width = video.evaluate("v => v.videoWidth", timeout=5_000)
+    except Exception as exc:  # the state report must not raise
+        width = f"unknown ({type(exc).__name__})"
+    body = " ".join(page.locator("section.main, [data-testid='stMain']").first.inner_text().split())[:600]
+    return f"video width {width}; page: {body!r}; server log tail: {server_log.read_text()[-1500:]!r}; screenshot {shot}"
+
+
 def test_upload_a_face_photo_and_see_the_emotion_and_chart(server, tmp_path):
     from PIL import Image
 
@@ -120,10 +132,23 @@ def test_live_webcam_returns_annotated_frames(server, tmp_path):
         page.get_by_text("Upload a photo to start.").wait_for(timeout=60_000)
         page.locator("label").filter(has_text="Live webcam").click()
         frame = page.frame_locator("iframe[title='streamlit_webrtc.component.webrtc_streamer']")
-        frame.get_by_role("button", name="START").click(timeout=60_000)
-        # the page's status line is written from what the frame callback published
-        page.get_by_text("face(s) ·").first.wait_for(timeout=120_000)
         video = frame.locator("video").first
+        # the page's status line is written from what the frame callback published. A WebRTC start
+        # can fail for reasons outside the app (one CI run in four timed out here while the CPU was
+        # shared); then the test does what a user would: STOP, START once more, and reports the
+        # first attempt's state as a warning so a recurring failure stays visible.
+        for attempt in (1, 2):
+            frame.get_by_role("button", name="START").click(timeout=60_000)
+            try:
+                page.get_by_text("face(s) ·").first.wait_for(timeout=90_000)
+                break
+            except playwright_api.TimeoutError:
+                state = webcam_state(page, video, server["log"], tmp_path / f"attempt{attempt}.png")
+                if attempt == 2:
+                    pytest.fail("no face status after two STARTs; last state: " + state)
+                warnings.warn("webcam attempt 1 showed no face status in 90 s; " + state)
+                frame.get_by_role("button", name="STOP").click(timeout=30_000)
+                page.get_by_text("The live chart appears here").wait_for(timeout=60_000)
         deadline = time.time() + 60
         while time.time() < deadline and video.evaluate("v => v.videoWidth") == 0:
             time.sleep(0.5)
