@@ -1,0 +1,90 @@
+"""Do zoomed and rotated test-time views help beyond the app's 10 shifted/mirrored ones? Validation only.
+
+    python benchmarks/tta_warps.py --data ../shared/fer2013 [--model models]
+
+Training warps every face once (rotation +-10 deg, zoom +-10 %, shift +-10 %; ``training.data``), so
+zoomed and rotated copies of a test face are views the model has learnt. Each distinct view of the
+validation faces goes through the model once; the view sets below average the softmax over their views
+(each view also mirrored) and are compared on the *validation* split, which chooses the app's TTA
+(``fer_app.preprocess.TTA_SHIFTS``). The test split is not read.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from fer_app.model import EmotionClassifier  # noqa: E402
+from fer_app.preprocess import TTA_SHIFTS, shift_faces  # noqa: E402
+from training.data import load_model_split  # noqa: E402
+
+#: name -> (kind, parameters); every view is also used mirrored
+VIEWS = {
+    **{f"shift{dy:+d}{dx:+d}": ("shift", (dy, dx)) for dy, dx in TTA_SHIFTS},
+    "zoom-in 6%": ("warp", (0.0, 1.06)),
+    "zoom-out 6%": ("warp", (0.0, 0.94)),
+    "rotate +6": ("warp", (6.0, 1.0)),
+    "rotate -6": ("warp", (-6.0, 1.0)),
+}
+SHIFTS = [f"shift{dy:+d}{dx:+d}" for dy, dx in TTA_SHIFTS]
+ZOOMS, ROTATIONS = ["zoom-in 6%", "zoom-out 6%"], ["rotate +6", "rotate -6"]
+VIEW_SETS = {
+    "app: 5 diagonal shifts (10 views)": SHIFTS,
+    "5 shifts + 2 zooms (14)": SHIFTS + ZOOMS,
+    "5 shifts + 2 rotations (14)": SHIFTS + ROTATIONS,
+    "5 shifts + 2 zooms + 2 rotations (18)": SHIFTS + ZOOMS + ROTATIONS,
+    "face + 2 zooms + 2 rotations (10)": SHIFTS[:1] + ZOOMS + ROTATIONS,
+}
+
+
+def warp_faces(x: np.ndarray, angle: float, zoom: float) -> np.ndarray:
+    """Rotate (degrees, counter-clockwise) and zoom (> 1 magnifies) each face (N, H, W[, 1]) about its
+    centre, the way ``training.data.augment_faces`` warps: bicubic, reflected borders."""
+    import cv2
+
+    faces = x[..., 0] if x.ndim == 4 else x
+    h, w = faces.shape[1:3]
+    m = cv2.getRotationMatrix2D((w / 2 - 0.5, h / 2 - 0.5), angle, zoom)
+    out = np.stack([cv2.warpAffine(f, m, (w, h), flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REFLECT)
+                    for f in faces])
+    return out.reshape(x.shape)
+
+
+def view(x: np.ndarray, kind: str, params) -> np.ndarray:
+    return shift_faces(x, *params) if kind == "shift" else warp_faces(x, *params)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--data", required=True)
+    p.add_argument("--model", default="models")
+    args = p.parse_args()
+    clf = EmotionClassifier(args.model)
+    val = load_model_split(args.data, "val", clf.config.get("settings", {}))
+    x = val.x[..., None]
+    t0 = time.time()
+    probs = {}
+    for name, (kind, params) in VIEWS.items():
+        v = view(x, kind, params)
+        probs[name] = clf.predict_raw(v) + clf.predict_raw(v[:, :, ::-1])  # the view and its mirror
+    rows = {}
+    for set_name, names in VIEW_SETS.items():
+        mean = sum(probs[n] for n in names)
+        rows[set_name] = round(float((mean.argmax(1) == val.y).mean()), 4)
+        print(f"{set_name:<40} val accuracy {rows[set_name]:.4f}")
+    single = {n: round(float((probs[n].argmax(1) == val.y).mean()), 4) for n in VIEWS}
+    print(json.dumps({"model": str(clf.path), "backend": clf.backend, "split": "val", "n": len(val),
+                      "view_sets": rows, "each_view_with_mirror": single, "seconds": round(time.time() - t0)}))
+
+
+if __name__ == "__main__":
+    main()
