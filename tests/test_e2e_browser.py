@@ -89,12 +89,13 @@ def write_face_y4m(path: Path, frames: int = 60) -> None:
 
 def webcam_state(page, video, server_log: Path, shot: Path) -> str:
     """What the page showed when no face status came: for the failure message."""
-    try:
+    width = body = "unknown"
+    try:  # the state report must not raise
         page.screenshot(path=str(shot), full_page=True)
         width = video.evaluate("v => v.videoWidth", timeout=5_000)
-    except Exception as exc:  # the state report must not raise
-        width = f"unknown ({type(exc).__name__})"
-    body = " ".join(page.locator("section.main, [data-testid='stMain']").first.inner_text().split())[:600]
+        body = " ".join(page.locator("[data-testid='stMain']").first.inner_text(timeout=5_000).split())[:600]
+    except Exception as exc:
+        body += f" ({type(exc).__name__})"
     return f"video width {width}; page: {body!r}; server log tail: {server_log.read_text()[-1500:]!r}; screenshot {shot}"
 
 
