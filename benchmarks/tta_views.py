@@ -30,13 +30,18 @@ VIEW_SETS = {
 }
 
 
-def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+def classifier_and_val(description: str):
+    """``--data`` and ``--model`` from the command line -> (the classifier, its model's validation split)."""
+    p = argparse.ArgumentParser(description=description)
     p.add_argument("--data", required=True)
     p.add_argument("--model", default="models")
     args = p.parse_args()
     clf = EmotionClassifier(args.model)
-    val = load_model_split(args.data, "val", clf.config.get("settings", {}))
+    return clf, load_model_split(args.data, "val", clf.config.get("settings", {}))
+
+
+def main() -> None:
+    clf, val = classifier_and_val(__doc__.split("\n")[0])
     rows = {}
     for name, shifts in VIEW_SETS.items():
         probs = clf.predict_raw(val.x) if shifts is None else clf.predict_raw_tta(val.x, shifts)

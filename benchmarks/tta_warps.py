@@ -11,7 +11,6 @@ validation faces goes through the model once; the view sets below average the so
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import sys
@@ -23,9 +22,8 @@ import numpy as np
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from fer_app.model import EmotionClassifier  # noqa: E402
-from fer_app.preprocess import TTA_SHIFTS, shift_faces  # noqa: E402
-from training.data import load_model_split  # noqa: E402
+from fer_app.preprocess import TTA_SHIFTS  # noqa: E402
+from tta_views import classifier_and_val  # noqa: E402
 
 #: name -> (kind, parameters); every view is also used mirrored
 VIEWS = {
@@ -59,23 +57,18 @@ def warp_faces(x: np.ndarray, angle: float, zoom: float) -> np.ndarray:
     return out.reshape(x.shape)
 
 
-def view(x: np.ndarray, kind: str, params) -> np.ndarray:
-    return shift_faces(x, *params) if kind == "shift" else warp_faces(x, *params)
+def view_probs(clf, x: np.ndarray, kind: str, params) -> np.ndarray:
+    """Mean softmax of one view and its mirror, through the app's own TTA path (``predict_raw_tta``)."""
+    if kind == "shift":
+        return clf.predict_raw_tta(x, (params,))
+    return clf.predict_raw_tta(warp_faces(x, *params), ((0, 0),))
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--data", required=True)
-    p.add_argument("--model", default="models")
-    args = p.parse_args()
-    clf = EmotionClassifier(args.model)
-    val = load_model_split(args.data, "val", clf.config.get("settings", {}))
+    clf, val = classifier_and_val(__doc__.split("\n")[0])
     x = val.x[..., None]
     t0 = time.time()
-    probs = {}
-    for name, (kind, params) in VIEWS.items():
-        v = view(x, kind, params)
-        probs[name] = clf.predict_raw(v) + clf.predict_raw(v[:, :, ::-1])  # the view and its mirror
+    probs = {name: view_probs(clf, x, kind, params) for name, (kind, params) in VIEWS.items()}
     rows = {}
     for set_name, names in VIEW_SETS.items():
         mean = sum(probs[n] for n in names)
