@@ -230,6 +230,48 @@ def test_recipe_chains_resumable_stages_from_teacher_to_student():
     assert soup[soup.index("--out") + 1] == "runs/r/soup96"
 
 
+def test_recipe_measures_each_step_in_its_own_process(tmp_path, monkeypatch):
+    """The recipe's time and peak-RSS ledger: real child processes, a failure, a step cut by a kill."""
+    from training import recipe
+
+    # a stand-in step: touches N MB, then exits with the given code
+    (tmp_path / "alloc_step.py").write_text("import sys\nb = b'x' * (int(sys.argv[1]) * 2**20)\nsys.exit(int(sys.argv[2]))\n")
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path))
+    out = tmp_path / "recipe"
+    assert recipe.run_step("big", "alloc_step", ["300", "0"], out) == 0
+    assert recipe.run_step("small", "alloc_step", ["20", "3"], out) == 3
+    ends = [json.loads(line) for line in (out / recipe.LEDGER).read_text().splitlines() if '"end"' in line]
+    peaks = {e["step"]: e["peak_rss_mb"] for e in ends}
+    if hasattr(os, "wait4"):  # each step's own peak, not the largest so far
+        assert 300 < peaks["big"] < 450 and peaks["small"] < 150, peaks
+    summary = recipe.summarise(out)
+    assert set(summary["steps_seconds"]) == {"big", "small"} and summary["failed_steps"] == ["small"]
+    assert summary["seconds"] == round(sum(e["seconds"] for e in ends), 1) and summary["seconds"] > 0
+    assert summary["sessions"] == 1 and summary["cut_steps"] == []
+    # a later session whose step was killed: its start has no end, so it is listed, not counted
+    with open(out / recipe.LEDGER, "a") as f:
+        f.write(json.dumps({"step": "m96", "event": "start", "started": "2026-01-01T00:00:00+00:00", "pid": 1}) + "\n")
+    later = recipe.write_summary(out)
+    assert later["cut_steps"] == ["m96"] and later["sessions"] == 2 and later["seconds"] == summary["seconds"]
+    assert json.loads((out / recipe.SUMMARY).read_text()) == later
+
+    # the order of the steps, and a failed stage stops the recipe
+    calls = []
+
+    def fake_step(step, module, argv, out_dir, fail=None):
+        calls.append((step, module))
+        return 1 if step == fail else 0
+
+    monkeypatch.setattr(recipe, "run_step", fake_step)
+    assert recipe.main(["--data", "D", "--weights", "W.h5", "--out", str(tmp_path / "r2")]) == 0
+    assert calls == [("m96", "training.train"), ("s96", "training.train"), ("soup96", "training.soup"),
+                     ("export", "training.export"), ("evaluate", "training.evaluate")]
+    calls.clear()
+    monkeypatch.setattr(recipe, "run_step", lambda *a: fake_step(*a, fail="s96"))
+    assert recipe.main(["--data", "D", "--out", str(tmp_path / "r3"), "--with-distillation"]) == 1
+    assert calls == [("m96", "training.train"), ("s96", "training.train")]
+
+
 def test_ship_copies_a_run_with_its_whole_lineage(tiny_model, tiny_data, tmp_path):
     from training.ship import FILES
 

@@ -22,6 +22,12 @@ soup, and about 3.3 hours and 4 GB, over issue #4's budget);
 
 then TFLite export with its agreement check and the test-split report of the final model. Rerunning the
 command after a kill continues where it stopped (finished steps are skipped, a cut run resumes).
+
+Every step runs in a fresh process, so no stage's memory carries into the next, and the recipe measures
+itself: ``<out>/recipe_times.jsonl`` gets a line when a step starts and one when it ends (wall seconds, the
+step's peak RSS, its exit code), across every session that worked on ``<out>``, and
+``<out>/recipe_summary.json`` adds them up (issue #4's 3-hour, 4 GB budget; steps cut by a kill are listed,
+their time is not counted).
 """
 
 from __future__ import annotations
@@ -29,7 +35,11 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
+import subprocess
 import sys
+import time
+from datetime import datetime, timezone
 from pathlib import Path
 
 from training.data import AUGMENTATIONS, DEFAULT_AUGMENTATION, LEGACY_AUGMENTATION
@@ -88,6 +98,76 @@ def stage_args(name: str, args) -> list[str]:
     return argv + [a.format(**values) for a in template]
 
 
+#: one JSON object per line: a step's start and end in every session that worked on the recipe's folder
+LEDGER = "recipe_times.jsonl"
+SUMMARY = "recipe_summary.json"
+
+
+def _record(out: Path, entry: dict) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    with open(out / LEDGER, "a") as f:
+        f.write(json.dumps(entry) + "\n")
+
+
+def _maxrss_mb(usage) -> float:
+    return usage.ru_maxrss / 2**20 if sys.platform == "darwin" else usage.ru_maxrss / 1024.0
+
+
+def run_step(step: str, module: str, argv: list[str], out: Path) -> int:
+    """``python -m module argv`` in a fresh process; its start, wall time and peak RSS go to ``out/LEDGER``.
+
+    The peak is the largest resident set of the step's process and every process it waited for (a
+    training run's calibration included): Linux's ``wait4`` usage. Without ``wait4`` (Windows) it is not
+    recorded.
+    """
+    t0 = time.time()
+    stamp = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    _record(out, {"step": step, "event": "start", "started": stamp, "pid": os.getpid()})
+    proc = subprocess.Popen([sys.executable, "-m", module, *argv])
+    peak = None
+    if hasattr(os, "wait4"):
+        _, status, usage = os.wait4(proc.pid, 0)
+        proc.returncode = code = os.waitstatus_to_exitcode(status)
+        peak = round(_maxrss_mb(usage), 1)
+    else:  # pragma: no cover - Windows
+        code = proc.wait()
+    _record(out, {"step": step, "event": "end", "started": stamp, "pid": os.getpid(),
+                  "seconds": round(time.time() - t0, 1), "peak_rss_mb": peak, "exit_code": code})
+    return code
+
+
+def summarise(out: Path) -> dict:
+    """Adds up ``out/LEDGER``: seconds per step and in all, the largest peak RSS, the steps a kill cut.
+
+    A step is matched to its end by the session (``pid``) and its start time; a start with no end is a
+    step that was killed, whose time is unknown (a training stage's ``history.csv`` still has its epochs).
+    """
+    starts, ends = {}, {}
+    for line in (out / LEDGER).read_text().splitlines():
+        if line.strip():
+            e = json.loads(line)
+            (starts if e["event"] == "start" else ends)[(e["pid"], e["started"], e["step"])] = e
+    steps: dict[str, float] = {}
+    for key, e in ends.items():
+        steps[e["step"]] = round(steps.get(e["step"], 0.0) + e["seconds"], 1)
+    peaks = [e["peak_rss_mb"] for e in ends.values() if e.get("peak_rss_mb") is not None]
+    seconds = round(sum(steps.values()), 1)
+    return {"seconds": seconds, "hours": round(seconds / 3600, 2), "steps_seconds": steps,
+            "peak_rss_mb": max(peaks) if peaks else None, "sessions": len({k[0] for k in starts}),
+            "failed_steps": sorted({e["step"] for e in ends.values() if e["exit_code"] != 0}),
+            "cut_steps": sorted(k[2] for k in starts if k not in ends)}
+
+
+def write_summary(out: Path) -> dict:
+    summary = summarise(out)
+    (out / SUMMARY).write_text(json.dumps(summary, indent=2) + "\n")
+    notes = "".join(f", {what}: {summary[key]}" for what, key in (("failed", "failed_steps"), ("cut by a kill", "cut_steps"))
+                    if summary[key])
+    logging.info("recipe so far: %.2f h over %d session(s), peak RSS %s MB%s (%s)", summary["hours"], summary["sessions"],
+                 summary["peak_rss_mb"], notes, out / SUMMARY)
+    return summary
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m training.recipe", description=__doc__.split("\n")[0])
     p.add_argument("--data", required=True, help="FER-2013 root (train/ and test/ folders) or fer2013.csv")
@@ -107,25 +187,32 @@ def main(argv=None) -> int:
         p.error("--first-epochs and --student-epochs must be at least 1")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
 
-    from training import evaluate, export, soup, train
+    out = Path(args.out)
+    try:
+        return _run(args, out)
+    finally:
+        if (out / LEDGER).is_file():
+            write_summary(out)
 
+
+def _run(args, out: Path) -> int:
     for name in stage_names(args.with_distillation):
         logging.info("stage %s", name)
-        code = train.main(stage_args(name, args))
+        code = run_step(name, "training.train", stage_args(name, args), out)
         if code:
             return code
     final = final_model(args.with_distillation)
-    shipped = str(Path(args.out) / final)
+    shipped = str(out / final)
     if final == SOUP and not soup_done(Path(shipped)):
         logging.info("stage %s", SOUP)
-        code = soup.main(soup_args(args))
+        code = run_step(SOUP, "training.soup", soup_args(args), out)
         if code:
             return code
     data = ["--data", args.data] + (["--cache-dir", args.cache_dir] if args.cache_dir else [])
-    code = export.main(["--model", shipped] + data)
+    code = run_step("export", "training.export", ["--model", shipped] + data, out)
     if code:
         return code
-    return evaluate.main(["--model", shipped, "--tta", "--out", shipped] + data)
+    return run_step("evaluate", "training.evaluate", ["--model", shipped, "--tta", "--out", shipped] + data, out)
 
 
 if __name__ == "__main__":
