@@ -238,12 +238,15 @@ def test_recipe_measures_each_step_in_its_own_process(tmp_path, monkeypatch):
     (tmp_path / "alloc_step.py").write_text("import sys\nb = b'x' * (int(sys.argv[1]) * 2**20)\nsys.exit(int(sys.argv[2]))\n")
     monkeypatch.setenv("PYTHONPATH", str(tmp_path))
     out = tmp_path / "recipe"
+    ballast = b"y" * (700 * 2**20)  # a large parent: a child's ru_maxrss would start at its mark
     assert recipe.run_step("big", "alloc_step", ["300", "0"], out) == 0
     assert recipe.run_step("small", "alloc_step", ["20", "3"], out) == 3
+    del ballast
+    assert not list(out.glob(".peak_*"))
     ends = [json.loads(line) for line in (out / recipe.LEDGER).read_text().splitlines() if '"end"' in line]
     peaks = {e["step"]: e["peak_rss_mb"] for e in ends}
-    if hasattr(os, "wait4"):  # each step's own peak, not the largest so far
-        assert 300 < peaks["big"] < 450 and peaks["small"] < 150, peaks
+    # each step's own peak, not the largest so far, nor this (large) test process's
+    assert 300 < peaks["big"] < 450 and peaks["small"] < 150, peaks
     summary = recipe.summarise(out)
     assert set(summary["steps_seconds"]) == {"big", "small"} and summary["failed_steps"] == ["small"]
     assert summary["seconds"] == round(sum(e["seconds"] for e in ends), 1) and summary["seconds"] > 0

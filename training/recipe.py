@@ -109,28 +109,20 @@ def _record(out: Path, entry: dict) -> None:
         f.write(json.dumps(entry) + "\n")
 
 
-def _maxrss_mb(usage) -> float:
-    return usage.ru_maxrss / 2**20 if sys.platform == "darwin" else usage.ru_maxrss / 1024.0
-
-
 def run_step(step: str, module: str, argv: list[str], out: Path) -> int:
     """``python -m module argv`` in a fresh process; its start, wall time and peak RSS go to ``out/LEDGER``.
 
-    The peak is the largest resident set of the step's process and every process it waited for (a
-    training run's calibration included): Linux's ``wait4`` usage. Without ``wait4`` (Windows) it is not
-    recorded.
+    The peak is the largest resident set of the step's process and of every process it waited for (a
+    training run's calibration), measured by the step itself (``training.step_runner``).
     """
     t0 = time.time()
     stamp = datetime.now(timezone.utc).isoformat(timespec="seconds")
     _record(out, {"step": step, "event": "start", "started": stamp, "pid": os.getpid()})
-    proc = subprocess.Popen([sys.executable, "-m", module, *argv])
-    peak = None
-    if hasattr(os, "wait4"):
-        _, status, usage = os.wait4(proc.pid, 0)
-        proc.returncode = code = os.waitstatus_to_exitcode(status)
-        peak = round(_maxrss_mb(usage), 1)
-    else:  # pragma: no cover - Windows
-        code = proc.wait()
+    peak_file = out / f".peak_{os.getpid()}_{step}.json"
+    peak_file.unlink(missing_ok=True)
+    code = subprocess.call([sys.executable, "-m", "training.step_runner", str(peak_file), module, *argv])
+    peak = json.loads(peak_file.read_text())["peak_rss_mb"] if peak_file.is_file() else None
+    peak_file.unlink(missing_ok=True)
     _record(out, {"step": step, "event": "end", "started": stamp, "pid": os.getpid(),
                   "seconds": round(time.time() - t0, 1), "peak_rss_mb": peak, "exit_code": code})
     return code
