@@ -21,5 +21,10 @@ def peak_rss_mb() -> float:
                     return int(line.split()[1]) / 1024.0
     except OSError:
         pass
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak / 2**20 if sys.platform == "darwin" else peak / 1024.0  # bytes on macOS, KiB elsewhere
+    return maxrss_mb(resource.RUSAGE_SELF)
+
+
+def maxrss_mb(who: int) -> float:
+    """``getrusage(who).ru_maxrss`` in MB (bytes on macOS, KiB elsewhere)."""
+    peak = resource.getrusage(who).ru_maxrss
+    return peak / 2**20 if sys.platform == "darwin" else peak / 1024.0

@@ -140,7 +140,7 @@ def summarise(out: Path) -> dict:
             e = json.loads(line)
             (starts if e["event"] == "start" else ends)[(e["pid"], e["started"], e["step"])] = e
     steps: dict[str, float] = {}
-    for key, e in ends.items():
+    for e in ends.values():
         steps[e["step"]] = round(steps.get(e["step"], 0.0) + e["seconds"], 1)
     peaks = [e["peak_rss_mb"] for e in ends.values() if e.get("peak_rss_mb") is not None]
     seconds = round(sum(steps.values()), 1)

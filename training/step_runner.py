@@ -15,17 +15,12 @@ import runpy
 import sys
 from pathlib import Path
 
-from training.memory import peak_rss_mb
-
-
-def children_peak_mb() -> float:
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return peak / 2**20 if sys.platform == "darwin" else peak / 1024.0
+from training.memory import maxrss_mb, peak_rss_mb
 
 
 def _write_peak(path: str) -> None:
     # a waited-for child's figure can include this process's own mark at the time it was started, never more
-    Path(path).write_text(json.dumps({"peak_rss_mb": round(max(peak_rss_mb(), children_peak_mb()), 1)}))
+    Path(path).write_text(json.dumps({"peak_rss_mb": round(max(peak_rss_mb(), maxrss_mb(resource.RUSAGE_CHILDREN)), 1)}))
 
 
 def main() -> None:
