@@ -86,7 +86,7 @@ def tiny_model(tiny_data, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("tinymodel")
     r = run_cli("-m", "training.train", "--data", str(tiny_data["folders"]), "--out", str(out),
                 "--epochs", "1", "--head-epochs", "1", "--img-size", "32", "--alpha", "0.35",
-                "--weights", "none", "--batch-size", "32", "--erase", "0.5", "--mixup", "0.2", "--cache-dir", str(tiny_data["cache"]), "--quiet",
+                "--weights", "none", "--batch-size", "32", "--erase", "0.5", "--mixup", "0.2", "--cutmix", "0.5", "--cache-dir", str(tiny_data["cache"]), "--quiet",
                 "--snapshot-every", "1")
     assert r.returncode == 0, r.stderr[-3000:]
     return out

@@ -154,6 +154,36 @@ def test_mixup_blends_images_and_labels_with_the_same_weight():
     assert checked > n // 3
 
 
+def test_cutmix_pastes_one_box_from_one_partner_and_mixes_labels_by_its_area():
+    import tensorflow as tf
+
+    from training.data import cutmix
+
+    tf.random.set_seed(0)
+    n, k = 200, len(EMOTIONS)
+    x = np.repeat(np.arange(n, dtype=np.float32)[:, None, None, None], 48, axis=1).repeat(48, axis=2)
+    y = np.eye(k, dtype=np.float32)[np.arange(n) % k]
+    xm, ym = (np.asarray(t) for t in cutmix(tf.constant(x), tf.constant(y), 0.5))
+    np.testing.assert_allclose(ym.sum(axis=1), 1.0, atol=1e-5)
+    changed = (xm != x)[..., 0]
+    hit = changed.reshape(n, -1).any(axis=1)
+    assert 0.35 < hit.mean() < 0.65  # about half the faces (a few paste their own face or an empty box)
+    for i in np.flatnonzero(hit):
+        m = changed[i]
+        partners = np.unique(xm[i][..., 0][m])
+        assert len(partners) == 1  # one partner face
+        rows, cols = np.flatnonzero(m.any(axis=1)), np.flatnonzero(m.any(axis=0))
+        assert m[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1].all()  # one axis-aligned box
+        j = int(partners[0])
+        if j % k != i % k:  # the partner's class gets exactly the pasted share
+            assert ym[i, j % k] == pytest.approx(m.mean(), abs=1e-5)
+            assert ym[i, i % k] == pytest.approx(1.0 - m.mean(), abs=1e-5)
+    np.testing.assert_array_equal(ym[~hit & (xm == x).all(axis=(1, 2, 3))].max(axis=1) >= 1.0 - 1e-6, True)
+    xo, yo = (np.asarray(t) for t in cutmix(tf.constant(x), tf.constant(y), 0.0))
+    np.testing.assert_array_equal(xo, x)
+    np.testing.assert_array_equal(yo, y)
+
+
 def _smooth_faces(n=64, seed=0):
     """Face-like test images: smoothed noise stretched to 0..255 (natural images' high frequencies are weak)."""
     import cv2

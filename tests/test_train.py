@@ -22,7 +22,7 @@ def test_one_epoch_run_writes_model_history_and_config(tiny_model, tiny_data):
     assert cfg["preprocessing"]["version"]
     for key in ("epochs", "img_size", "alpha", "weights", "batch_size", "seed", "augment", "class_weight"):
         assert key in cfg["settings"]
-    assert cfg["settings"]["erase"] == 0.5 and cfg["settings"]["mixup"] == 0.2
+    assert cfg["settings"]["erase"] == 0.5 and cfg["settings"]["mixup"] == 0.2 and cfg["settings"]["cutmix"] == 0.5
     assert cfg["tta"] == "flip-x-diag1-v1" and 0.25 <= cfg["temperature_tta"] <= 5.0
     assert len(cfg["data"]["train_fingerprint"]) == 16 and cfg["data"]["skipped_files"] == 2
     assert 0.25 <= cfg["temperature"] <= 5.0
@@ -257,6 +257,13 @@ def test_recipe_measures_each_step_in_its_own_process(tmp_path, monkeypatch):
     later = recipe.write_summary(out)
     assert later["cut_steps"] == ["m96"] and later["sessions"] == 2 and later["seconds"] == summary["seconds"]
     assert json.loads((out / recipe.SUMMARY).read_text()) == later
+    # the failed step finishes in a later attempt: retried, no longer failed, both attempts' time counted
+    assert recipe.run_step("small", "alloc_step", ["20", "0"], out) == 0
+    again = recipe.summarise(out)
+    assert again["failed_steps"] == [] and again["retried_steps"] == ["small"]
+    small = [json.loads(line)["seconds"] for line in (out / recipe.LEDGER).read_text().splitlines()
+             if '"end"' in line and '"small"' in line]
+    assert len(small) == 2 and again["steps_seconds"]["small"] == round(sum(small), 1)
 
     # the order of the steps, and a failed stage stops the recipe
     calls = []
@@ -422,3 +429,13 @@ def test_soup_refuses_members_of_different_networks(tiny_model, tmp_path):
     (other / "config.json").write_text(json.dumps(cfg))
     r = run_cli("-m", "training.soup", "--data", "x", "--models", str(tiny_model), str(other), "--out", str(tmp_path / "s"))
     assert r.returncode == 2 and "differ in img_size" in r.stderr and "Traceback" not in r.stderr
+
+
+@pytest.mark.parametrize("flag", ["--erase", "--cutmix"])
+def test_probability_flags_outside_zero_one_are_refused_with_a_message(flag, capsys):
+    from training.train import parse_args
+
+    with pytest.raises(SystemExit) as e:
+        parse_args(["--data", "D", "--out", "O", flag, "1.5"])
+    assert e.value.code == 2 and f"{flag} is a probability per face" in capsys.readouterr().err
+    assert getattr(parse_args(["--data", "D", "--out", "O", flag, "0.5"]), flag[2:]) == 0.5

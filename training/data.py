@@ -445,12 +445,45 @@ def mixup(x, y, alpha: float):
     return x, y
 
 
+def cutmix(x, y, probability: float):
+    """CutMix (Yun et al. 2019) of a batch (N, H, W, 1) with a shuffled copy of itself.
+
+    With ``probability`` per image, a box of area about 1 - lam (lam ~ U(0, 1), centre uniform, clipped at
+    the border) is pasted from the partner's face at the same place; the labels mix by the area actually
+    pasted. The same contract as ``benchmarks/gpu_ablation.py``'s NumPy version.
+    """
+    import tensorflow as tf
+
+    shape = tf.shape(x)
+    n, h, w = shape[0], shape[1], shape[2]
+    hf, wf = tf.cast(h, tf.float32), tf.cast(w, tf.float32)
+    cut = tf.sqrt(1.0 - tf.random.uniform([n]))
+    bh = tf.floor(hf * cut / 2.0)
+    bw = tf.floor(wf * cut / 2.0)
+    cy = tf.floor(tf.random.uniform([n]) * hf)
+    cx = tf.floor(tf.random.uniform([n]) * wf)
+    y0, y1 = tf.maximum(cy - bh, 0.0), tf.minimum(cy + bh, hf)
+    x0, x1 = tf.maximum(cx - bw, 0.0), tf.minimum(cx + bw, wf)
+    chosen = tf.random.uniform([n]) < probability
+    pasted = tf.where(chosen, (y1 - y0) * (x1 - x0) / (hf * wf), 0.0)
+    rows = tf.range(hf)[None, :, None]
+    cols = tf.range(wf)[None, None, :]
+    inside = ((rows >= y0[:, None, None]) & (rows < y1[:, None, None])
+              & (cols >= x0[:, None, None]) & (cols < x1[:, None, None]))
+    mask = (inside & chosen[:, None, None])[..., None]
+    perm = tf.random.shuffle(tf.range(n))
+    x = tf.where(mask, tf.gather(x, perm), x)
+    y = (1.0 - pasted[:, None]) * y + pasted[:, None] * tf.gather(y, perm)
+    return x, y
+
+
 def make_dataset(split: Split, batch_size: int, training: bool, augmenter=None, seed: int = 0,
-                 erase: float = 0.0, mixup_alpha: float = 0.0, target_fn=None):
+                 erase: float = 0.0, mixup_alpha: float = 0.0, target_fn=None, cutmix_probability: float = 0.0):
     """tf.data pipeline of (faces float32 (N, 48, 48, 1) in [0, 255], one-hot labels) batches.
 
     Only uint8 48x48 faces live in memory; augmentation (``augmenter``, then random erasing with
-    probability ``erase``, then mixup with Beta(``mixup_alpha``)) runs per batch and only when
+    probability ``erase``, then mixup with Beta(``mixup_alpha``), then cutmix with probability
+    ``cutmix_probability`` per face) runs per batch and only when
     ``training``; ``target_fn(x, y) -> y`` (distillation, ``training.distill``) then relabels each
     augmented training batch; resizing to the network's input size and scaling happen inside the model
     (fer_app.preprocess.model_input_stage).
@@ -474,6 +507,8 @@ def make_dataset(split: Split, batch_size: int, training: bool, augmenter=None, 
         ds = ds.map(lambda x, y: (random_erase(x, erase), y), num_parallel_calls=tf.data.AUTOTUNE)
     if training and mixup_alpha > 0:
         ds = ds.map(lambda x, y: mixup(x, y, mixup_alpha), num_parallel_calls=tf.data.AUTOTUNE)
+    if training and cutmix_probability > 0:
+        ds = ds.map(lambda x, y: cutmix(x, y, cutmix_probability), num_parallel_calls=tf.data.AUTOTUNE)
     if training and target_fn is not None:
         ds = ds.map(lambda x, y: (x, target_fn(x, y)), num_parallel_calls=1)
     return ds.prefetch(tf.data.AUTOTUNE)

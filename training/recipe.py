@@ -116,7 +116,7 @@ def run_step(step: str, module: str, argv: list[str], out: Path) -> int:
     training run's calibration), measured by the step itself (``training.step_runner``).
     """
     t0 = time.time()
-    stamp = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    stamp = datetime.now(timezone.utc).isoformat(timespec="milliseconds")  # one key per attempt
     _record(out, {"step": step, "event": "start", "started": stamp, "pid": os.getpid()})
     peak_file = out / f".peak_{os.getpid()}_{step}.json"
     peak_file.unlink(missing_ok=True)
@@ -133,6 +133,8 @@ def summarise(out: Path) -> dict:
 
     A step is matched to its end by the session (``pid``) and its start time; a start with no end is a
     step that was killed, whose time is unknown (a training stage's ``history.csv`` still has its epochs).
+    A step is failed while its latest attempt failed; one that failed (or was stopped) and then finished
+    in a later attempt is listed as retried, and the time of every attempt is counted.
     """
     starts, ends = {}, {}
     for line in (out / LEDGER).read_text().splitlines():
@@ -140,20 +142,25 @@ def summarise(out: Path) -> dict:
             e = json.loads(line)
             (starts if e["event"] == "start" else ends)[(e["pid"], e["started"], e["step"])] = e
     steps: dict[str, float] = {}
-    for e in ends.values():
+    latest_code: dict[str, int] = {}
+    for e in ends.values():  # in ledger order
         steps[e["step"]] = round(steps.get(e["step"], 0.0) + e["seconds"], 1)
+        latest_code[e["step"]] = e["exit_code"]
+    ever_failed = {e["step"] for e in ends.values() if e["exit_code"] != 0}
     peaks = [e["peak_rss_mb"] for e in ends.values() if e.get("peak_rss_mb") is not None]
     seconds = round(sum(steps.values()), 1)
     return {"seconds": seconds, "hours": round(seconds / 3600, 2), "steps_seconds": steps,
             "peak_rss_mb": max(peaks) if peaks else None, "sessions": len({k[0] for k in starts}),
-            "failed_steps": sorted({e["step"] for e in ends.values() if e["exit_code"] != 0}),
+            "failed_steps": sorted(step for step, code in latest_code.items() if code != 0),
+            "retried_steps": sorted(step for step in ever_failed if latest_code[step] == 0),
             "cut_steps": sorted(k[2] for k in starts if k not in ends)}
 
 
 def write_summary(out: Path) -> dict:
     summary = summarise(out)
     (out / SUMMARY).write_text(json.dumps(summary, indent=2) + "\n")
-    notes = "".join(f", {what}: {summary[key]}" for what, key in (("failed", "failed_steps"), ("cut by a kill", "cut_steps"))
+    notes = "".join(f", {what}: {summary[key]}" for what, key in (("failed", "failed_steps"), ("retried", "retried_steps"),
+                                                                    ("cut by a kill", "cut_steps"))
                     if summary[key])
     logging.info("recipe so far: %.2f h over %d session(s), peak RSS %s MB%s (%s)", summary["hours"], summary["sessions"],
                  summary["peak_rss_mb"], notes, out / SUMMARY)

@@ -44,7 +44,7 @@ HISTORY_FIELDS = ["epoch", "phase", "lr", "loss", "accuracy", "val_loss", "val_a
 #: Settings that define a run; --resume reuses the stored ones.
 RUN_SETTINGS = ["epochs", "head_epochs", "img_size", "alpha", "weights", "batch_size", "seed", "lr",
                 "head_lr", "min_lr_ratio", "schedule", "label_smoothing", "class_weight", "augment",
-                "erase", "mixup", "val_fraction", "patience", "dropout", "bn_momentum", "init_from",
+                "erase", "mixup", "cutmix", "val_fraction", "patience", "dropout", "bn_momentum", "init_from",
                 "teacher", "distill", "snapshot_every", "augmentation"]
 
 
@@ -75,6 +75,8 @@ def parse_args(argv=None):
                    help="random-erasing probability per training image (0 = off)")
     p.add_argument("--mixup", type=float, default=0.0,
                    help="mixup Beta(alpha, alpha) parameter (0 = off; 0.2 is typical)")
+    p.add_argument("--cutmix", type=float, default=0.0,
+                   help="cutmix probability per face (0 = off): a box from another face of the batch, labels mixed by area")
     p.add_argument("--init-from", default=None,
                    help="start from a trained model's weights (a model directory or .keras file of the same "
                         "alpha; any input size) instead of --weights; usually with --head-epochs 0")
@@ -96,6 +98,9 @@ def parse_args(argv=None):
     args = p.parse_args(argv)
     if args.teacher and not 0.0 < args.distill <= 1.0:
         p.error(f"--distill must be in (0, 1], got {args.distill}")
+    for name in ("erase", "cutmix"):
+        if not 0.0 <= getattr(args, name) <= 1.0:
+            p.error(f"--{name} is a probability per face, in [0, 1]; got {getattr(args, name)}")
     if args.snapshot_every < 0:
         p.error(f"--snapshot-every must be 0 (off) or a number of epochs, got {args.snapshot_every}")
     return args
@@ -294,7 +299,7 @@ def train(args) -> dict:
         target_fn = make_target_fn(settings["teacher"], settings["distill"])
     train_ds = make_dataset(train_split, settings["batch_size"], True, augmenter, stream_seed,
                             erase=settings.get("erase", 0.0), mixup_alpha=settings.get("mixup", 0.0),
-                            target_fn=target_fn)
+                            target_fn=target_fn, cutmix_probability=settings.get("cutmix", 0.0))
     val_ds = make_dataset(val_split, settings["batch_size"], False)
     history = read_history(out / "history.csv", state["epochs_done"])
     verbose = 2 if (args.quiet or not sys.stdout.isatty()) else 1
