@@ -398,6 +398,16 @@ def _keras_chain(strength: float, seed: int):
     return keras.Sequential(steps, name="augment")
 
 
+def _inside_boxes(h, w, y0, y1, x0, x1):
+    """(N, H, W) bool: pixel (r, c) of image i lies in the box [y0[i], y1[i]) x [x0[i], x1[i]) (float32 bounds)."""
+    import tensorflow as tf
+
+    rows = tf.range(h)[None, :, None]
+    cols = tf.range(w)[None, None, :]
+    return ((rows >= y0[:, None, None]) & (rows < y1[:, None, None])
+            & (cols >= x0[:, None, None]) & (cols < x1[:, None, None]))
+
+
 def random_erase(x, probability: float):
     """Random erasing (Zhong et al. 2017) on a float batch (N, H, W, 1) in [0, 255].
 
@@ -415,10 +425,7 @@ def random_erase(x, probability: float):
     ew = tf.minimum(tf.sqrt(area / tf.exp(log_ratio)), w)
     y0 = rng([n], 0.0, 1.0) * (h - eh)
     x0 = rng([n], 0.0, 1.0) * (w - ew)
-    rows = tf.range(h)[None, :, None]
-    cols = tf.range(w)[None, None, :]
-    inside = ((rows >= y0[:, None, None]) & (rows < (y0 + eh)[:, None, None])
-              & (cols >= x0[:, None, None]) & (cols < (x0 + ew)[:, None, None]))
+    inside = _inside_boxes(h, w, y0, y0 + eh, x0, x0 + ew)
     chosen = rng([n], 0.0, 1.0) < probability
     mask = (inside & chosen[:, None, None])[..., None]
     noise = rng(tf.shape(x), 0.0, 255.0)
@@ -466,11 +473,7 @@ def cutmix(x, y, probability: float):
     x0, x1 = tf.maximum(cx - bw, 0.0), tf.minimum(cx + bw, wf)
     chosen = tf.random.uniform([n]) < probability
     pasted = tf.where(chosen, (y1 - y0) * (x1 - x0) / (hf * wf), 0.0)
-    rows = tf.range(hf)[None, :, None]
-    cols = tf.range(wf)[None, None, :]
-    inside = ((rows >= y0[:, None, None]) & (rows < y1[:, None, None])
-              & (cols >= x0[:, None, None]) & (cols < x1[:, None, None]))
-    mask = (inside & chosen[:, None, None])[..., None]
+    mask = (_inside_boxes(hf, wf, y0, y1, x0, x1) & chosen[:, None, None])[..., None]
     perm = tf.random.shuffle(tf.range(n))
     x = tf.where(mask, tf.gather(x, perm), x)
     y = (1.0 - pasted[:, None]) * y + pasted[:, None] * tf.gather(y, perm)

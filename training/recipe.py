@@ -143,10 +143,12 @@ def summarise(out: Path) -> dict:
             (starts if e["event"] == "start" else ends)[(e["pid"], e["started"], e["step"])] = e
     steps: dict[str, float] = {}
     latest_code: dict[str, int] = {}
+    ever_failed: set[str] = set()
     for e in ends.values():  # in ledger order
         steps[e["step"]] = round(steps.get(e["step"], 0.0) + e["seconds"], 1)
         latest_code[e["step"]] = e["exit_code"]
-    ever_failed = {e["step"] for e in ends.values() if e["exit_code"] != 0}
+        if e["exit_code"] != 0:
+            ever_failed.add(e["step"])
     peaks = [e["peak_rss_mb"] for e in ends.values() if e.get("peak_rss_mb") is not None]
     seconds = round(sum(steps.values()), 1)
     return {"seconds": seconds, "hours": round(seconds / 3600, 2), "steps_seconds": steps,
