@@ -196,7 +196,7 @@ def test_recipe_chains_resumable_stages_from_teacher_to_student():
     from training.train import parse_args
 
     args = argparse.Namespace(data="D", weights="W.h5", out="runs/r", student_epochs=7, cache_dir=None,
-                              first_epochs=recipe.FIRST_EPOCHS, augmentation="affine-once-v2")
+                              first_epochs=recipe.FIRST_EPOCHS, first_lr=recipe.FIRST_LR, augmentation="affine-once-v2")
     parsed = {name: parse_args(recipe.stage_args(name, args)) for name, _ in recipe.STAGES}
     assert list(parsed) == ["m96", "s96", "d96"] and recipe.DISTILLED == "d96"
     assert all(a.resume and a.data == "D" and a.out == f"runs/r/{n}" for n, a in parsed.items())
@@ -208,6 +208,15 @@ def test_recipe_chains_resumable_stages_from_teacher_to_student():
     assert recipe.stage_args("s96", longer) == recipe.stage_args("s96", args)
     r = run_cli("-m", "training.recipe", "--data", "D", "--first-epochs", "0")
     assert r.returncode == 2 and "--first-epochs and --student-epochs must be at least 1" in r.stderr
+    # the shipped first stage peaks at 5e-4; --first-lr changes only that stage's --lr
+    assert recipe.FIRST_LR == 5e-4 and parsed["m96"].lr == 5e-4 and parsed["s96"].lr == 2e-4
+    faster = argparse.Namespace(**{**vars(args), "first_lr": 1e-3})
+    assert parse_args(recipe.stage_args("m96", faster)).lr == 1e-3
+    assert [a for a in recipe.stage_args("m96", faster) if a != "0.001"] == \
+        [a for a in recipe.stage_args("m96", args) if a != "0.0005"]
+    assert recipe.stage_args("s96", faster) == recipe.stage_args("s96", args)
+    r = run_cli("-m", "training.recipe", "--data", "D", "--first-lr", "0")
+    assert r.returncode == 2 and "--first-lr must be in (0, 0.1]" in r.stderr
     assert parsed["s96"].init_from == "runs/r/m96" and parsed["s96"].mixup > 0
     d = parsed["d96"]
     assert d.init_from == "runs/r/m96" and d.teacher == ["runs/r/m96", "runs/r/s96"] and d.epochs == 7

@@ -3,8 +3,8 @@
 Two training runs and a weight average (``--with-distillation``: three training runs instead), each an
 ordinary, resumable step under ``--out``:
 
-1. ``m96``: MobileNetV2 (ImageNet init) at 96 px, 1 head + 24 fine-tuning epochs (``--first-epochs``),
-   label smoothing;
+1. ``m96``: MobileNetV2 (ImageNet init) at 96 px, 1 head + 24 fine-tuning epochs (``--first-epochs``) at a
+   peak learning rate of 5e-4 (``--first-lr``), label smoothing;
 2. ``s96``: started from ``m96``'s weights and trained 12 more epochs with random erasing and mixup, a
    warm restart of the learning rate;
 3. ``soup96`` (shipped): the mean of ``m96``'s and ``s96``'s weights with BatchNorm statistics
@@ -46,9 +46,11 @@ from training.data import AUGMENTATIONS, DEFAULT_AUGMENTATION, LEGACY_AUGMENTATI
 
 #: fine-tuning epochs of the first stage (``m96``) in the shipped recipe (the model shipped before it had 36)
 FIRST_EPOCHS = 24
+#: peak learning rate of the first stage in the shipped recipe
+FIRST_LR = 5e-4
 #: (name, training.train arguments after --data/--out) of every stage, in order.
 STAGES = [
-    ("m96", ["--img-size", "96", "--alpha", "1.0", "--epochs", "{first_epochs}", "--head-epochs", "1", "--lr", "5e-4",
+    ("m96", ["--img-size", "96", "--alpha", "1.0", "--epochs", "{first_epochs}", "--head-epochs", "1", "--lr", "{first_lr}",
              "--augment", "1.0", "--label-smoothing", "0.1", "--class-weight", "sqrt", "--patience", "8",
              "--augmentation", "{augmentation}"]),
     ("s96", ["--init-from", "{out}/m96", "--head-epochs", "0", "--img-size", "96", "--alpha", "1.0",
@@ -89,7 +91,8 @@ def soup_done(out: Path) -> bool:
 def stage_args(name: str, args) -> list[str]:
     template = dict(STAGES)[name]
     values = {"out": args.out, "student_epochs": str(args.student_epochs),
-              "first_epochs": str(args.first_epochs), "augmentation": args.augmentation}
+              "first_epochs": str(args.first_epochs), "augmentation": args.augmentation,
+              "first_lr": repr(args.first_lr)}
     argv = ["--data", args.data, "--out", f"{args.out}/{name}", "--resume", "--quiet"]
     if name == "m96":
         argv += ["--weights", args.weights]
@@ -179,6 +182,8 @@ def main(argv=None) -> int:
     p.add_argument("--student-epochs", type=int, default=10)
     p.add_argument("--first-epochs", type=int, default=FIRST_EPOCHS,
                    help=f"fine-tuning epochs of the first stage m96 (default {FIRST_EPOCHS}, the shipped model's)")
+    p.add_argument("--first-lr", type=float, default=FIRST_LR,
+                   help=f"peak learning rate of the first stage m96 (default {FIRST_LR}, the shipped model's)")
     p.add_argument("--augmentation", choices=AUGMENTATIONS, default=DEFAULT_AUGMENTATION,
                    help=f"training augmentation of every stage (default {DEFAULT_AUGMENTATION}, the shipped model's; "
                         f"{LEGACY_AUGMENTATION} with --first-epochs 36 reproduces the model shipped before it)")
@@ -186,6 +191,8 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     if args.first_epochs < 1 or args.student_epochs < 1:
         p.error("--first-epochs and --student-epochs must be at least 1")
+    if not 0 < args.first_lr <= 0.1:
+        p.error("--first-lr must be in (0, 0.1]")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
 
     out = Path(args.out)
