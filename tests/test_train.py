@@ -51,9 +51,13 @@ def test_resume_after_a_kill_continues_from_the_last_epoch(tiny_data, tmp_path):
     proc.wait()
     done_before = json.loads(state.read_text())["epochs_done"]
     assert 2 <= done_before < 6, "the run finished before it could be interrupted"
-    r = subprocess.run(cmd + ["--resume"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    # a different setting on the resumed command is ignored, and the run says so
+    r = subprocess.run(cmd + ["--resume", "--lr", "0.002"], cwd=ROOT, env=env, capture_output=True, text=True,
+                       timeout=600)
     assert r.returncode == 0, r.stderr[-2000:]
     assert f"resuming after epoch {done_before}" in r.stderr
+    assert "--resume keeps the run's lr = 0.0005" in r.stderr and "the given 0.002 is ignored" in r.stderr
+    assert json.loads((out / "config.json").read_text())["settings"]["lr"] == 0.0005
     # the resumed session draws a new data stream instead of replaying the first epoch's batches
     assert f"shuffling and augmenting with seed {1009 * done_before} (seed 0, resumed after epoch {done_before})" \
         in r.stderr
@@ -61,6 +65,18 @@ def test_resume_after_a_kill_continues_from_the_last_epoch(tiny_data, tmp_path):
     assert final["finished"] and final["epochs_done"] == 6
     epochs = [int(line.split(",")[0]) for line in (out / "history.csv").read_text().strip().splitlines()[1:]]
     assert epochs == [1, 2, 3, 4, 5, 6]
+
+
+def test_ignored_settings_names_each_difference_from_the_stored_run():
+    from training.train import RUN_SETTINGS, ignored_settings, parse_args
+
+    args = parse_args(["--data", "D", "--out", "O", "--lr", "1e-3", "--epochs", "24"])
+    stored = {k: getattr(args, k) for k in RUN_SETTINGS}
+    assert ignored_settings(stored, args) == {}
+    assert ignored_settings({**stored, "lr": 5e-4, "epochs": 36}, args) == {"lr": (1e-3, 5e-4), "epochs": (24, 36)}
+    older = {k: v for k, v in stored.items() if k != "cutmix"}  # a run from before --cutmix existed
+    assert ignored_settings(older, parse_args(["--data", "D", "--out", "O", "--lr", "1e-3", "--epochs", "24",
+                                               "--cutmix", "0.5"])) == {}
 
 
 def test_a_resumed_session_does_not_replay_the_first_epochs_batches(tiny_data):

@@ -13,7 +13,8 @@ Steps, top to bottom:
    setting, labels, preprocessing, data fingerprints, timings, peak RAM of training and calibration).
 
 Every epoch saves ``checkpoints/last.keras`` (model + optimizer) and ``state.json``: a killed run
-continues from its last completed epoch with ``--resume``.
+continues from its last completed epoch with ``--resume``, always with the settings stored in its
+``config.json`` (a setting given differently on the resumed command is ignored, with a warning naming it).
 """
 
 from __future__ import annotations
@@ -46,6 +47,16 @@ RUN_SETTINGS = ["epochs", "head_epochs", "img_size", "alpha", "weights", "batch_
                 "head_lr", "min_lr_ratio", "schedule", "label_smoothing", "class_weight", "augment",
                 "erase", "mixup", "cutmix", "val_fraction", "patience", "dropout", "bn_momentum", "init_from",
                 "teacher", "distill", "snapshot_every", "augmentation"]
+
+
+def ignored_settings(stored: dict, args) -> dict:
+    """{setting: (given, stored)} for each setting a resumed run keeps although the command gave another value.
+
+    A resumed run always continues with the settings in its ``config.json``; settings the stored run
+    predates (absent from it) are not compared.
+    """
+    return {k: (getattr(args, k), stored[k]) for k in RUN_SETTINGS
+            if k in stored and getattr(args, k) != stored[k]}
 
 
 def parse_args(argv=None):
@@ -252,6 +263,9 @@ def train(args) -> dict:
         state = json.loads(state_path.read_text())
         settings = json.loads(config_path.read_text())["settings"]
         log.info("resuming after epoch %d (phase %s)", state["epochs_done"], state["phase"])
+        for key, (given, stored) in ignored_settings(settings, args).items():
+            log.warning("--resume keeps the run's %s = %r from %s; the given %r is ignored (use a new --out "
+                        "to train with it)", key, stored, config_path, given)
     else:
         if args.resume:
             log.info("nothing to resume in %s: starting a new run", out)
