@@ -456,11 +456,37 @@ def test_soup_refuses_members_of_different_networks(tiny_model, tmp_path):
     assert r.returncode == 2 and "differ in img_size" in r.stderr and "Traceback" not in r.stderr
 
 
-@pytest.mark.parametrize("flag", ["--erase", "--cutmix"])
-def test_probability_flags_outside_zero_one_are_refused_with_a_message(flag, capsys):
+@pytest.mark.parametrize("flag, bad, good, allowed", [
+    ("--erase", "1.5", "0.5", "a probability per face, in [0, 1]"),
+    ("--cutmix", "-0.1", "0.5", "a probability per face, in [0, 1]"),
+    ("--lr", "0", "0.001", "in (0, 0.1]"),
+    ("--lr", "1", "0.001", "in (0, 0.1]"),
+    ("--head-lr", "-1e-3", "0.002", "in (0, 0.1]"),
+    ("--epochs", "-1", "0", "0 or more"),
+    ("--head-epochs", "-2", "3", "0 or more"),
+    ("--img-size", "24", "32", "at least 32 (MobileNetV2's smallest input)"),
+    ("--label-smoothing", "1", "0.2", "in [0, 1)"),
+    ("--val-fraction", "0", "0.2", "in (0, 1)"),
+    ("--patience", "0", "1", "at least 1"),
+    ("--bn-momentum", "1.0", "0.99", "in [0, 1)"),
+    ("--batch-size", "0", "16", "at least 1"),
+])
+def test_numeric_options_out_of_range_are_refused_before_any_work(flag, bad, good, allowed, capsys):
     from training.train import parse_args
 
     with pytest.raises(SystemExit) as e:
-        parse_args(["--data", "D", "--out", "O", flag, "1.5"])
-    assert e.value.code == 2 and f"{flag} is a probability per face" in capsys.readouterr().err
-    assert getattr(parse_args(["--data", "D", "--out", "O", flag, "0.5"]), flag[2:]) == 0.5
+        parse_args(["--data", "D", "--out", "O", f"{flag}={bad}"])  # "=": argparse reads "-1" as an option
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and f"{flag} must be {allowed}, got " in err
+    # a value inside the range is accepted
+    assert getattr(parse_args(["--data", "D", "--out", "O", flag, good]), flag[2:].replace("-", "_")) == float(good)
+
+
+def test_a_run_with_no_epochs_at_all_is_refused(capsys):
+    from training.train import parse_args
+
+    with pytest.raises(SystemExit) as e:
+        parse_args(["--data", "D", "--out", "O", "--epochs", "0", "--head-epochs", "0"])
+    assert e.value.code == 2 and "nothing would be trained" in capsys.readouterr().err
+    # head-only training (the notebook's frozen base) is still allowed
+    assert parse_args(["--data", "D", "--out", "O", "--epochs", "0"]).head_epochs == 1
