@@ -95,7 +95,10 @@ def predict(args) -> int:
 
 
 def main(argv=None) -> int:
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.min_face < 1:
+        parser.error(f"--min-face is a face side in pixels, at least 1; got {args.min_face}")
     _quiet_logs()
     if args.command == "predict":
         return predict(args)

@@ -52,3 +52,5 @@ def test_usage_errors_exit_2(inputs):
     assert r.returncode == 2
     r = run_cli("-m", "fer_app", "predict", str(inputs / "astronaut.png"), "--model", str(inputs))
     assert r.returncode == 2 and "error:" in r.stderr and "Traceback" not in r.stderr
+    r = run_cli("-m", "fer_app", "predict", str(inputs / "astronaut.png"), "--min-face=-5")
+    assert r.returncode == 2 and "--min-face is a face side in pixels, at least 1; got -5" in r.stderr

@@ -490,3 +490,14 @@ def test_a_run_with_no_epochs_at_all_is_refused(capsys):
     assert e.value.code == 2 and "nothing would be trained" in capsys.readouterr().err
     # head-only training (the notebook's frozen base) is still allowed
     assert parse_args(["--data", "D", "--out", "O", "--epochs", "0"]).head_epochs == 1
+
+
+def test_soup_and_export_refuse_out_of_range_numbers_with_a_message(capsys):
+    from training import export, soup
+
+    with pytest.raises(SystemExit) as e:
+        soup.main(["--data", "D", "--models", "a", "--out", "o", "--batch-size", "0"])
+    assert e.value.code == 2 and "--batch-size must be at least 1, got 50 and 0" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as e:
+        export.main(["--model", "m", "--min-agreement", "99.5"])
+    assert e.value.code == 2 and "--min-agreement is a fraction of faces, in [0, 1]; got 99.5" in capsys.readouterr().err

@@ -54,6 +54,8 @@ def main(argv=None) -> int:
     p.add_argument("--min-agreement", type=float, default=0.995)
     p.add_argument("--cache-dir", default=None)
     args = p.parse_args(argv)
+    if not 0.0 <= args.min_agreement <= 1.0:
+        p.error(f"--min-agreement is a fraction of faces, in [0, 1]; got {args.min_agreement}")
     model_path = Path(args.model)
     model_dir = model_path if model_path.is_dir() else model_path.parent
     keras_path = model_dir / "model.keras"

@@ -168,8 +168,8 @@ def main(argv=None) -> int:
     p.add_argument("--cache-dir", default=None)
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    if args.bn_batches < 1:
-        p.error("--bn-batches must be at least 1")
+    if args.bn_batches < 1 or args.batch_size < 1:
+        p.error(f"--bn-batches and --batch-size must be at least 1, got {args.bn_batches} and {args.batch_size}")
     try:
         result = make_soup(args.data, [Path(m) for m in args.models], Path(args.out), args.bn_batches,
                            args.batch_size, args.cache_dir, args.seed,
