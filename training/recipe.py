@@ -43,6 +43,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from training.data import AUGMENTATIONS, DEFAULT_AUGMENTATION, LEGACY_AUGMENTATION
+from training.train import outside_range
 
 #: fine-tuning epochs of the first stage (``m96``) in the shipped recipe (the model shipped before it had 36)
 FIRST_EPOCHS = 24
@@ -191,8 +192,9 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     if args.first_epochs < 1 or args.student_epochs < 1:
         p.error("--first-epochs and --student-epochs must be at least 1")
-    if not 0 < args.first_lr <= 0.1:
-        p.error("--first-lr must be in (0, 0.1]")
+    allowed = outside_range("lr", args.first_lr)  # the first stage's --lr, checked before any step starts
+    if allowed:
+        p.error(f"--first-lr must be {allowed}, got {args.first_lr}")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
 
     out = Path(args.out)

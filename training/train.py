@@ -109,36 +109,43 @@ def parse_args(argv=None):
     args = p.parse_args(argv)
     if args.teacher and not 0.0 < args.distill <= 1.0:
         p.error(f"--distill must be in (0, 1], got {args.distill}")
-    for name, ok, allowed in _RANGES:
-        value = getattr(args, name.replace("-", "_"))
-        if not ok(value):
-            p.error(f"--{name} must be {allowed}, got {value}")
+    for option in _RANGES:
+        value = getattr(args, option.replace("-", "_"))
+        allowed = outside_range(option, value)
+        if allowed:
+            p.error(f"--{option} must be {allowed}, got {value}")
     if args.epochs + args.head_epochs < 1:
         p.error("--epochs and --head-epochs are both 0: nothing would be trained")
     return args
 
 
-#: (option, test, what it allows) for every numeric training.train option, checked before any data is read
-_RANGES = [
-    ("epochs", lambda v: v >= 0, "0 or more"),
-    ("head-epochs", lambda v: v >= 0, "0 or more"),
-    ("img-size", lambda v: v >= 32, "at least 32 (MobileNetV2's smallest input)"),
-    ("alpha", lambda v: v > 0, "positive"),
-    ("batch-size", lambda v: v >= 1, "at least 1"),
-    ("lr", lambda v: 0 < v <= 0.1, "in (0, 0.1]"),
-    ("head-lr", lambda v: 0 < v <= 0.1, "in (0, 0.1]"),
-    ("min-lr-ratio", lambda v: 0 <= v <= 1, "in [0, 1]"),
-    ("label-smoothing", lambda v: 0 <= v < 1, "in [0, 1)"),
-    ("augment", lambda v: v >= 0, "0 (flips only) or more"),
-    ("erase", lambda v: 0 <= v <= 1, "a probability per face, in [0, 1]"),
-    ("mixup", lambda v: v >= 0, "0 (off) or a positive Beta parameter"),
-    ("cutmix", lambda v: 0 <= v <= 1, "a probability per face, in [0, 1]"),
-    ("snapshot-every", lambda v: v >= 0, "0 (off) or a number of epochs"),
-    ("val-fraction", lambda v: 0 < v < 1, "in (0, 1)"),
-    ("patience", lambda v: v >= 1, "at least 1"),
-    ("dropout", lambda v: 0 <= v < 1, "in [0, 1)"),
-    ("bn-momentum", lambda v: 0 <= v < 1, "in [0, 1)"),
-]
+#: {option: (test, what it allows)} for every numeric training.train option, checked before any data is read
+_RANGES = {
+    "epochs": (lambda v: v >= 0, "0 or more"),
+    "head-epochs": (lambda v: v >= 0, "0 or more"),
+    "img-size": (lambda v: v >= 32, "at least 32 (MobileNetV2's smallest input)"),
+    "alpha": (lambda v: v > 0, "positive"),
+    "batch-size": (lambda v: v >= 1, "at least 1"),
+    "lr": (lambda v: 0 < v <= 0.1, "in (0, 0.1]"),
+    "head-lr": (lambda v: 0 < v <= 0.1, "in (0, 0.1]"),
+    "min-lr-ratio": (lambda v: 0 <= v <= 1, "in [0, 1]"),
+    "label-smoothing": (lambda v: 0 <= v < 1, "in [0, 1)"),
+    "augment": (lambda v: v >= 0, "0 (flips only) or more"),
+    "erase": (lambda v: 0 <= v <= 1, "a probability per face, in [0, 1]"),
+    "mixup": (lambda v: v >= 0, "0 (off) or a positive Beta parameter"),
+    "cutmix": (lambda v: 0 <= v <= 1, "a probability per face, in [0, 1]"),
+    "snapshot-every": (lambda v: v >= 0, "0 (off) or a number of epochs"),
+    "val-fraction": (lambda v: 0 < v < 1, "in (0, 1)"),
+    "patience": (lambda v: v >= 1, "at least 1"),
+    "dropout": (lambda v: 0 <= v < 1, "in [0, 1)"),
+    "bn-momentum": (lambda v: 0 <= v < 1, "in [0, 1)"),
+}
+
+
+def outside_range(option: str, value) -> str | None:
+    """What ``--option`` allows, when ``value`` is outside it (None when it is inside)."""
+    ok, allowed = _RANGES[option]
+    return None if ok(value) else allowed
 
 
 # ----------------------------------------------------------------------------- small helpers
