@@ -1,13 +1,17 @@
 """Training throughput of the classifier on this machine (images/second, full fine-tune).
 
     python benchmarks/train_throughput.py --sizes 48 64 96 --alphas 1.0 --steps 12
+    python benchmarks/train_throughput.py --sizes 96 --precisions float32 mixed_bfloat16
 
 Random data, batch 128, Adam, the same model as training.model; the first 3 steps are warm-up.
+``--precisions``: Keras dtype policies; ``mixed_bfloat16`` computes in bfloat16 (this CPU has AVX512-BF16)
+with float32 weights; the output is cast to float32 for the loss.
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import statistics
 import sys
@@ -24,6 +28,7 @@ def main() -> None:
     p.add_argument("--alphas", type=float, nargs="+", default=[1.0])
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--steps", type=int, default=12)
+    p.add_argument("--precisions", nargs="+", default=["float32"], choices=["float32", "mixed_bfloat16"])
     args = p.parse_args()
     import keras
     import numpy as np
@@ -33,19 +38,20 @@ def main() -> None:
 
     x = np.random.default_rng(0).integers(0, 256, (args.batch_size, 48, 48, 1)).astype(np.float32)
     y = tf.one_hot(np.arange(args.batch_size) % 7, 7)
-    print(f"{'size':>5} {'alpha':>6} {'img/s':>8} {'min/epoch(25.8k)':>17}")
-    for alpha in args.alphas:
-        for size in args.sizes:
-            model = build_model(size, alpha, None)
-            model.compile(keras.optimizers.Adam(1e-4), "categorical_crossentropy")
-            times = []
-            for _ in range(args.steps):
-                t = time.perf_counter()
-                model.train_on_batch(x, y)
-                times.append(time.perf_counter() - t)
-            ips = args.batch_size / statistics.median(times[3:])
-            print(f"{size:>5} {alpha:>6} {ips:>8.0f} {25837 / ips / 60:>17.1f}", flush=True)
-
+    print(f"{'precision':>15} {'size':>5} {'alpha':>6} {'img/s':>8} {'min/epoch(25.8k)':>17}")
+    for precision, alpha, size in itertools.product(args.precisions, args.alphas, args.sizes):
+        keras.mixed_precision.set_global_policy(precision)
+        model = build_model(size, alpha, None)
+        if precision != "float32":   # the output cast to float32 for the loss
+            model = keras.Model(model.inputs, keras.layers.Activation("linear", dtype="float32")(model.outputs[0]))
+        model.compile(keras.optimizers.Adam(1e-4), "categorical_crossentropy")
+        times = []
+        for _ in range(args.steps):
+            t = time.perf_counter()
+            model.train_on_batch(x, y)
+            times.append(time.perf_counter() - t)
+        ips = args.batch_size / statistics.median(times[3:])
+        print(f"{precision:>15} {size:>5} {alpha:>6} {ips:>8.0f} {25837 / ips / 60:>17.1f}", flush=True)
 
 if __name__ == "__main__":
     main()
