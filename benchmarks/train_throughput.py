@@ -53,5 +53,6 @@ def main() -> None:
         ips = args.batch_size / statistics.median(times[3:])
         print(f"{precision:>15} {size:>5} {alpha:>6} {ips:>8.0f} {25837 / ips / 60:>17.1f}", flush=True)
 
+
 if __name__ == "__main__":
     main()
