@@ -38,7 +38,8 @@ def test_resume_after_a_kill_continues_from_the_last_epoch(tiny_data, tmp_path):
     out = tmp_path / "run"
     cmd = [sys.executable, "-m", "training.train", "--data", str(tiny_data["folders"]), "--out", str(out),
            "--epochs", "5", "--head-epochs", "1", "--img-size", "32", "--alpha", "0.35", "--weights", "none",
-           "--batch-size", "32", "--cache-dir", str(tiny_data["cache"]), "--quiet"]
+           "--batch-size", "32", "--cache-dir", str(tiny_data["cache"]), "--quiet",
+           "--optimizer", "sgd", "--weight-decay", "0.001"]
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     state = out / "state.json"
@@ -65,6 +66,28 @@ def test_resume_after_a_kill_continues_from_the_last_epoch(tiny_data, tmp_path):
     assert final["finished"] and final["epochs_done"] == 6
     epochs = [int(line.split(",")[0]) for line in (out / "history.csv").read_text().strip().splitlines()[1:]]
     assert epochs == [1, 2, 3, 4, 5, 6]
+    # the resumed session fine-tuned with the run's own optimizer, restored from its checkpoint
+    import keras
+
+    opt = keras.models.load_model(out / "checkpoints" / "last.keras").optimizer
+    assert type(opt).__name__ == "SGD" and opt.nesterov and opt.momentum == 0.9
+    assert opt.weight_decay == pytest.approx(0.001)
+
+
+def test_weight_decay_shrinks_every_weight_by_lr_times_decay_per_step():
+    import keras
+
+    from training.train import make_optimizer
+
+    def one_step(optimizer):  # one update with a zero gradient: only the decay moves the weight
+        w = keras.Variable(np.full((3,), 2.0, "float32"))
+        optimizer.apply_gradients([(keras.ops.zeros((3,)), w)])
+        return np.asarray(w)
+
+    np.testing.assert_allclose(one_step(make_optimizer("adam", 0.1, 0.05)), 2.0 * (1 - 0.1 * 0.05), rtol=1e-6)
+    np.testing.assert_allclose(one_step(make_optimizer("sgd", 0.1, 0.05)), 2.0 * (1 - 0.1 * 0.05), rtol=1e-6)
+    np.testing.assert_array_equal(one_step(make_optimizer("adam", 0.1)), 2.0)  # no decay by default
+    assert type(make_optimizer("adam", 1e-3)).__name__ == "Adam"
 
 
 def test_ignored_settings_names_each_difference_from_the_stored_run():
@@ -470,6 +493,7 @@ def test_soup_refuses_members_of_different_networks(tiny_model, tmp_path):
     ("--patience", "0", "1", "at least 1"),
     ("--bn-momentum", "1.0", "0.99", "in [0, 1)"),
     ("--batch-size", "0", "16", "at least 1"),
+    ("--weight-decay", "-0.01", "0.05", "0 (off) or a decay coefficient in (0, 1]"),
 ])
 def test_numeric_options_out_of_range_are_refused_before_any_work(flag, bad, good, allowed, capsys):
     from training.train import parse_args

@@ -46,7 +46,7 @@ HISTORY_FIELDS = ["epoch", "phase", "lr", "loss", "accuracy", "val_loss", "val_a
 RUN_SETTINGS = ["epochs", "head_epochs", "img_size", "alpha", "weights", "batch_size", "seed", "lr",
                 "head_lr", "min_lr_ratio", "schedule", "label_smoothing", "class_weight", "augment",
                 "erase", "mixup", "cutmix", "val_fraction", "patience", "dropout", "bn_momentum", "init_from",
-                "teacher", "distill", "snapshot_every", "augmentation"]
+                "teacher", "distill", "snapshot_every", "augmentation", "optimizer", "weight_decay"]
 
 
 def ignored_settings(stored: dict, args) -> dict:
@@ -71,7 +71,13 @@ def parse_args(argv=None):
                    help="'imagenet' (Keras download), a local no-top .weights.h5 file, or 'none'")
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--lr", type=float, default=5e-4, help="peak fine-tuning learning rate (Adam)")
+    p.add_argument("--lr", type=float, default=5e-4, help="peak fine-tuning learning rate")
+    p.add_argument("--optimizer", choices=list(OPTIMIZERS), default="adam",
+                   help="fine-tuning optimizer: Adam, or SGD with Nesterov momentum 0.9 (the head phase always "
+                        "uses Adam at --head-lr)")
+    p.add_argument("--weight-decay", type=float, default=0.0,
+                   help="decoupled weight decay of the fine-tuning optimizer (Keras' weight_decay: each step "
+                        "w -= lr x decay x w, on every trainable weight); Adam with it is AdamW (default 0 = off)")
     p.add_argument("--head-lr", type=float, default=1e-3, help="head-phase learning rate")
     p.add_argument("--min-lr-ratio", type=float, default=0.02, help="cosine floor as a fraction of --lr")
     p.add_argument("--schedule", choices=["cosine", "plateau"], default="cosine",
@@ -139,6 +145,7 @@ _RANGES = {
     "patience": (lambda v: v >= 1, "at least 1"),
     "dropout": (lambda v: 0 <= v < 1, "in [0, 1)"),
     "bn-momentum": (lambda v: 0 <= v < 1, "in [0, 1)"),
+    "weight-decay": (lambda v: 0 <= v <= 1, "0 (off) or a decay coefficient in (0, 1]"),
 }
 
 
@@ -260,10 +267,26 @@ def calibrate_in_subprocess(out: Path, args) -> float:
     return round(float(json.loads(r.stdout.strip().splitlines()[-1])["peak_rss_mb"]), 1)
 
 
-def compile_model(model, lr: float, label_smoothing: float):
+#: fine-tuning optimizers --optimizer names, as (Keras class name, fixed arguments)
+OPTIMIZERS = {"adam": ("Adam", {}), "sgd": ("SGD", {"momentum": 0.9, "nesterov": True})}
+
+
+def make_optimizer(name: str, lr: float, weight_decay: float = 0.0):
+    """The Keras optimizer ``--optimizer name`` stands for; ``weight_decay`` > 0 adds Keras' decoupled decay.
+
+    Keras stores ``weight_decay``, ``momentum`` and ``nesterov`` in the optimizer's config, so a run resumed
+    from ``checkpoints/last.keras`` continues with the same optimizer.
+    """
     import keras
 
-    model.compile(optimizer=keras.optimizers.Adam(lr),
+    cls, fixed = OPTIMIZERS[name]
+    return getattr(keras.optimizers, cls)(learning_rate=lr, weight_decay=weight_decay or None, **fixed)
+
+
+def compile_model(model, lr: float, label_smoothing: float, optimizer: str = "adam", weight_decay: float = 0.0):
+    import keras
+
+    model.compile(optimizer=make_optimizer(optimizer, lr, weight_decay),
                   loss=keras.losses.CategoricalCrossentropy(label_smoothing=label_smoothing),
                   metrics=["accuracy"])
 
@@ -375,7 +398,9 @@ def train(args) -> dict:
     if state["epochs_done"] < total and not state.get("stopped_early"):
         if state["phase"] == "head":  # fresh start of the phase: unfreeze, new optimizer
             set_backbone_trainable(model, True)
-            compile_model(model, settings["lr"], settings["label_smoothing"])
+            # runs from before --optimizer existed were fine-tuned with plain Adam
+            compile_model(model, settings["lr"], settings["label_smoothing"], settings.get("optimizer", "adam"),
+                          settings.get("weight_decay", 0.0))
         # a run started from a trained model's weights is a warm restart; with teachers, a distillation
         phase = "distill" if target_fn is not None else "restart" if settings.get("init_from") else "finetune"
         log.info("phase %s: epochs %d-%d, schedule %s", phase, state["epochs_done"] + 1, total, settings["schedule"])
