@@ -49,20 +49,35 @@ def _quiet_logs() -> None:
         pass
 
 
+def annotation_name(path: str, taken: set[str]) -> str:
+    """``STEM_annotated.png``, or ``STEM_2_annotated.png`` ... for a later input with a stem already in ``taken``."""
+    stem = Path(path).stem
+    name, n = f"{stem}_annotated.png", 2
+    while name in taken:
+        name, n = f"{stem}_{n}_annotated.png", n + 1
+    taken.add(name)
+    return name
+
+
 def predict(args) -> int:
     from fer_app.draw import annotate
     from fer_app.io import ImageLoadError, load_image
     from fer_app.model import ModelLoadError, load_classifier
     from fer_app.pipeline import PHOTO_DETECTOR, analyze_array
 
+    out_dir = Path(args.annotate) if args.annotate else None
+    if out_dir:
+        try:
+            out_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            print(f"error: cannot write annotated images into {out_dir}: {exc.strerror or exc}", file=sys.stderr)
+            return 2
     try:
         classifier = load_classifier(args.model)
     except ModelLoadError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    out_dir = Path(args.annotate) if args.annotate else None
-    if out_dir:
-        out_dir.mkdir(parents=True, exist_ok=True)
+    taken: set[str] = set()
     failed = 0
     for path in args.paths:
         record = {"image": path, "faces": [], "error": None}
@@ -75,7 +90,7 @@ def predict(args) -> int:
             if out_dir:
                 from PIL import Image
 
-                Image.fromarray(annotate(rgb, faces)).save(out_dir / (Path(path).stem + "_annotated.png"))
+                Image.fromarray(annotate(rgb, faces)).save(out_dir / annotation_name(path, taken))
         except ImageLoadError as exc:
             record["error"] = str(exc)
         except Exception as exc:  # never a traceback: report and go on with the next input

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 from PIL import Image
 
@@ -54,3 +55,26 @@ def test_usage_errors_exit_2(inputs):
     assert r.returncode == 2 and "error:" in r.stderr and "Traceback" not in r.stderr
     r = run_cli("-m", "fer_app", "predict", str(inputs / "astronaut.png"), "--min-face=-5")
     assert r.returncode == 2 and "--min-face is a face side in pixels, at least 1; got -5" in r.stderr
+
+
+def test_annotate_into_a_file_is_a_usage_error(inputs, tmp_path):
+    not_a_dir = tmp_path / "taken.txt"
+    not_a_dir.write_text("a file, not a folder")
+    r = run_cli("-m", "fer_app", "predict", str(inputs / "astronaut.png"), "--annotate", str(not_a_dir))
+    assert r.returncode == 2 and "Traceback" not in r.stderr + r.stdout
+    assert f"error: cannot write annotated images into {not_a_dir}" in r.stderr
+
+
+def test_inputs_with_the_same_name_get_separate_annotated_copies(inputs, tmp_path):
+    other = tmp_path / "other"
+    other.mkdir()
+    Image.open(inputs / "astronaut.png").transpose(Image.Transpose.FLIP_LEFT_RIGHT).save(other / "astronaut.png")
+    out = tmp_path / "annotated"
+    r = run_cli("-m", "fer_app", "predict", str(inputs / "astronaut.png"), str(other / "astronaut.png"),
+                "--detector", "haar", "--annotate", str(out))
+    assert r.returncode == 0, r.stderr[-2000:]
+    first, second = out / "astronaut_annotated.png", out / "astronaut_2_annotated.png"
+    assert {p.name for p in out.iterdir()} == {first.name, second.name}
+    # each copy is its own input's picture: the second is the mirror image of the first
+    a, b = (np.asarray(Image.open(p).convert("L"), np.int16) for p in (first, second))
+    assert np.abs(a - b).mean() > 5
