@@ -94,7 +94,8 @@ def show_result(result, key: str) -> None:
     with left:
         st.image(result.annotated, caption=f"{len(result.faces)} face(s) found", width="stretch")
         st.download_button("Download annotated image (PNG)", to_png_bytes(result.annotated),
-                           file_name=f"{Path(result.name).stem}_annotated.png", mime="image/png", key=f"png-{key}")
+                           file_name=f"{Path(result.name).stem}_annotated.png", mime="image/png", key=f"png-{key}",
+                           on_click="ignore")
     with right:
         for i, face in enumerate(result.faces, start=1):
             top = face.probabilities[face.emotion]
@@ -108,7 +109,7 @@ def show_result(result, key: str) -> None:
 
 
 def photos_page(settings: dict) -> None:
-    from fer_app.report import analyze_upload, results_csv, results_json
+    from fer_app.report import ImageResult, UploadResults, results_csv, results_json
 
     st.title("Emotions in photos")
     st.write("Upload one or more photos (or take a snapshot): every face is found, cropped and classified "
@@ -124,22 +125,25 @@ def photos_page(settings: dict) -> None:
     if classifier is None:
         return
     get_detector_cached(settings["detector"], settings["min_face"])
+    analysis = (settings["detector"], settings["min_face"], settings["tta"])
+    cache = st.session_state.setdefault("photo_results", UploadResults())
+    uploads = [(f.name, f.getvalue()) for f in files]
+    cache.keep(UploadResults.key(name, data, *analysis) for name, data in uploads)
     results = []
-    for n, f in enumerate(files):
-        with st.spinner(f"Analysing {f.name} ..."):
+    for n, (name, data) in enumerate(uploads):
+        with st.spinner(f"Analysing {name} ..."):
             try:
-                r = analyze_upload(f.name, f.getvalue(), settings["detector"], settings["min_face"],
-                                   settings["tta"], classifier)
+                r = cache.analyze(name, data, *analysis, classifier=classifier)
             except Exception as exc:  # one bad file never takes the page down
-                from fer_app.report import ImageResult
-
-                r = ImageResult(f.name, error=f"unexpected error ({type(exc).__name__})")
+                r = ImageResult(name, error=f"unexpected error ({type(exc).__name__})")
         results.append(r)
         show_result(r, key=str(n))
         st.divider()
     c1, c2 = st.columns(2)
-    c1.download_button("Download all results (CSV)", results_csv(results), "emotions.csv", "text/csv")
-    c2.download_button("Download all results (JSON)", results_json(results), "emotions.json", "application/json")
+    c1.download_button("Download all results (CSV)", results_csv(results), "emotions.csv", "text/csv",
+                       on_click="ignore")
+    c2.download_button("Download all results (JSON)", results_json(results), "emotions.json", "application/json",
+                       on_click="ignore")
 
 
 # ----------------------------------------------------------------------------- webcam

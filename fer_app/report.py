@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 from dataclasses import dataclass, field
@@ -39,6 +40,42 @@ def analyze_upload(name: str, data: bytes, detector: str, min_face: int = 20, tt
         return ImageResult(name, error=str(exc))
     faces = analyze_array(rgb, detector, min_face, tta, classifier)
     return ImageResult(name, faces, rgb, annotate(rgb, faces))
+
+
+class UploadResults:
+    """The results of the files on the Photos page, kept in memory between reruns of the page.
+
+    Streamlit reruns the whole page for every widget change (a webcam slider, a page switch and back), so
+    without this every upload would be detected and classified again each time. A result is reused only for
+    the same file content, name and analysis settings; :meth:`keep` drops the results of files no longer on
+    the page, so what is held is what the page shows.
+    """
+
+    def __init__(self) -> None:
+        self._results: dict[tuple, ImageResult] = {}
+        #: how many files were analysed (not found here), for tests and diagnostics
+        self.analysed = 0
+
+    @staticmethod
+    def key(name: str, data: bytes, detector: str, min_face: int, tta: bool) -> tuple:
+        return name, hashlib.blake2b(data, digest_size=16).digest(), detector, int(min_face), bool(tta)
+
+    def keep(self, keys) -> None:
+        """Forget every result whose key is not in ``keys``."""
+        keys = set(keys)
+        self._results = {k: r for k, r in self._results.items() if k in keys}
+
+    def analyze(self, name: str, data: bytes, detector: str, min_face: int = 20, tta: bool = False,
+                classifier=None) -> ImageResult:
+        """:func:`analyze_upload`, or its earlier result for the same file and settings."""
+        key = self.key(name, data, detector, min_face, tta)
+        if key not in self._results:
+            self._results[key] = analyze_upload(name, data, detector, min_face, tta, classifier)
+            self.analysed += 1
+        return self._results[key]
+
+    def __len__(self) -> int:
+        return len(self._results)
 
 
 def results_json(results: list[ImageResult]) -> str:

@@ -62,6 +62,25 @@ def test_upload_flow_shows_annotated_image_chart_numbers_and_downloads():
 
 
 @needs_shipped_model
+def test_reruns_reuse_the_analysed_uploads_until_a_photo_setting_changes():
+    at = app().run()
+    at.file_uploader(key="uploads").set_value([
+        ("astronaut.png", png_bytes(skdata.astronaut()), "image/png"),
+        ("coffee.png", png_bytes(skdata.coffee()), "image/png"),
+    ]).run()
+    no_exceptions(at)
+    cache = at.session_state["photo_results"]
+    assert cache.analysed == 2 and len(cache) == 2
+    at.sidebar.slider(key="smoothing").set_value(0.3).run()  # a webcam setting: nothing to redo
+    no_exceptions(at)
+    assert cache.analysed == 2
+    assert sum(m.value.startswith("**Face #") for m in at.markdown) == 1
+    at.sidebar.checkbox(key="tta").set_value(False).run()  # a photo setting: both analysed again
+    no_exceptions(at)
+    assert cache.analysed == 4 and len(cache) == 2  # the results for the old setting are dropped
+
+
+@needs_shipped_model
 def test_model_page_shows_history_confusion_metrics_and_card():
     at = app().run()
     at.sidebar.radio(key="page").set_value("Model").run()
