@@ -32,24 +32,43 @@ def _lookup(name: str, secrets: Mapping | None):
         return None
 
 
+def _server_list(raw) -> list[dict] | None:
+    """``FER_ICE_SERVERS`` as a list of RTCIceServer dicts (each with "urls"), or None if it is not one."""
+    try:
+        servers = json.loads(raw) if isinstance(raw, str) else raw
+    except ValueError:
+        return None
+    if not isinstance(servers, (list, tuple)) or not all(isinstance(s, Mapping) and "urls" in s for s in servers):
+        return None
+    return [dict(s) for s in servers]
+
+
 def ice_servers(secrets: Mapping | None = None) -> tuple[list[dict], str]:
-    """(iceServers list, where it came from) following the order in the module docstring."""
+    """(iceServers list, where it came from) following the order in the module docstring.
+
+    A ``FER_ICE_SERVERS`` that is not a JSON list of objects with "urls" is skipped, and the returned
+    description says so (the page shows it), instead of the webcam page failing.
+    """
+    note = ""
     raw = _lookup("FER_ICE_SERVERS", secrets)
     if raw:
-        servers = json.loads(raw) if isinstance(raw, str) else list(raw)
-        return [dict(s) for s in servers], "FER_ICE_SERVERS"
+        servers = _server_list(raw)
+        if servers is not None:
+            return servers, "FER_ICE_SERVERS"
+        note = "; FER_ICE_SERVERS ignored: not a JSON list of objects with \"urls\""
     url, user, cred = (_lookup(k, secrets) for k in ("TURN_URL", "TURN_USERNAME", "TURN_CREDENTIAL"))
     if url:
-        return [{"urls": [u.strip() for u in str(url).split(",")], "username": user or "", "credential": cred or ""}], "TURN_URL"
+        servers = [{"urls": [u.strip() for u in str(url).split(",")], "username": user or "", "credential": cred or ""}]
+        return servers, "TURN_URL" + note
     sid, token = _lookup("TWILIO_ACCOUNT_SID", secrets), _lookup("TWILIO_AUTH_TOKEN", secrets)
     if sid and token:
         try:
             from streamlit_webrtc import get_twilio_ice_servers
 
-            return get_twilio_ice_servers(twilio_sid=str(sid), twilio_token=str(token)), "Twilio"
+            return get_twilio_ice_servers(twilio_sid=str(sid), twilio_token=str(token)), "Twilio" + note
         except Exception as exc:  # offline, bad credentials ...
-            return [], f"Twilio failed ({type(exc).__name__}); no ICE servers"
-    return [], "none (localhost/LAN only)"
+            return [], f"Twilio failed ({type(exc).__name__}); no ICE servers" + note
+    return [], "none (localhost/LAN only)" + note
 
 
 class LiveResults:

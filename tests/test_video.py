@@ -114,3 +114,10 @@ def test_ice_configuration_from_environment(monkeypatch):
     monkeypatch.delenv("FER_ICE_SERVERS")
     monkeypatch.delenv("TURN_URL")
     assert ice_servers({"TURN_URL": "turn:x:1"})[1] == "TURN_URL"  # from secrets
+    # a malformed FER_ICE_SERVERS is skipped with a note, never an exception on the webcam page
+    for bad in ("[{urls: stun:s}]", '{"urls": "stun:s.example"}', '["stun:s.example"]', "[1]"):
+        monkeypatch.setenv("FER_ICE_SERVERS", bad)
+        servers, source = ice_servers()
+        assert servers == [] and source.startswith("none") and "FER_ICE_SERVERS ignored" in source, bad
+    servers, source = ice_servers({"TURN_URL": "turn:x:1"})
+    assert servers[0]["urls"] == ["turn:x:1"] and source.startswith("TURN_URL; FER_ICE_SERVERS ignored")
