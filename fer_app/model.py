@@ -31,6 +31,20 @@ class ModelLoadError(RuntimeError):
     """The model files are missing, unreadable or do not match this code's labels/preprocessing."""
 
 
+def model_dir_of(path) -> Path:
+    """The model directory named by ``path``: the directory itself, or the folder of a model file in it.
+
+    Raises :class:`ModelLoadError` when ``path`` does not exist, so a mistyped ``--model`` is reported as
+    itself rather than as a missing ``config.json`` somewhere else.
+    """
+    path = Path(path)
+    if path.is_dir():
+        return path
+    if not path.is_file():
+        raise ModelLoadError(f"{path}: no such model folder or file")
+    return path.parent
+
+
 def _quiet_tf() -> None:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -47,10 +61,9 @@ class EmotionClassifier:
         self.model_dir = Path(model_dir) if model_dir else default_model_dir()
         if model_path is not None:
             model_path = Path(model_path)
+            self.model_dir = model_dir_of(model_path)
             if model_path.is_dir():
-                self.model_dir, model_path = model_path, None
-            else:
-                self.model_dir = model_path.parent
+                model_path = None
         config_path = self.model_dir / "config.json"
         if not config_path.is_file():
             raise ModelLoadError(f"no model config at {config_path}: train a model or restore models/")

@@ -177,6 +177,15 @@ def test_evaluate_reports_bad_data_in_one_line(tiny_model, tmp_path):
     assert len(errors) == 1 and "no such file or directory" in errors[0]
 
 
+@pytest.mark.parametrize("module", ["evaluate", "calibrate", "export"])
+def test_a_mistyped_model_path_is_named_in_one_line(module, tiny_data, tmp_path):
+    missing = tmp_path / "runs" / "m96_typo"
+    r = run_cli("-m", f"training.{module}", "--model", str(missing), "--data", str(tiny_data["folders"]))
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    errors = [line for line in r.stderr.splitlines() if line.startswith("error:")]
+    assert errors == [f"error: {missing}: no such model folder or file"]
+
+
 def test_distillation_target_mixes_calibrated_teachers_with_the_label(tiny_model):
     import tensorflow as tf
 

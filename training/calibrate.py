@@ -17,7 +17,7 @@ from pathlib import Path
 
 from fer_app import preprocess
 from fer_app.calibration import apply_temperature, expected_calibration_error, fit_temperature
-from fer_app.model import EmotionClassifier, ModelLoadError
+from fer_app.model import EmotionClassifier, ModelLoadError, model_dir_of
 from training.data import DatasetError, Split, load_model_split
 from training.memory import peak_rss_mb
 
@@ -50,14 +50,16 @@ def main(argv=None) -> int:
     p.add_argument("--data", required=True)
     p.add_argument("--cache-dir", default=None)
     args = p.parse_args(argv)
-    model_dir = Path(args.model)
-    model_dir = model_dir if model_dir.is_dir() else model_dir.parent
     try:
-        settings = json.loads((model_dir / "config.json").read_text()).get("settings", {})
+        model_dir = model_dir_of(args.model)
+        config_path = model_dir / "config.json"
+        if not config_path.is_file():
+            raise ModelLoadError(f"no model config at {config_path}")
+        settings = json.loads(config_path.read_text()).get("settings", {})
         val = load_model_split(args.data, "val", settings, args.cache_dir)
         result = calibrate(model_dir, val)
         print(json.dumps({**result, "peak_rss_mb": round(peak_rss_mb(), 1)}))
-    except (DatasetError, ModelLoadError, FileNotFoundError) as exc:
+    except (DatasetError, ModelLoadError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     return 0

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from fer_app.model import EmotionClassifier, ModelLoadError
+from fer_app.model import EmotionClassifier, ModelLoadError, model_dir_of
 from training.data import DatasetError, load_split
 
 
@@ -56,8 +56,11 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     if not 0.0 <= args.min_agreement <= 1.0:
         p.error(f"--min-agreement is a fraction of faces, in [0, 1]; got {args.min_agreement}")
-    model_path = Path(args.model)
-    model_dir = model_path if model_path.is_dir() else model_path.parent
+    try:
+        model_dir = model_dir_of(args.model)
+    except ModelLoadError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     keras_path = model_dir / "model.keras"
     if not keras_path.is_file():
         print(f"error: {keras_path} not found", file=sys.stderr)
