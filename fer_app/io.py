@@ -82,6 +82,8 @@ def load_image(source, name: str | None = None) -> np.ndarray:
     if isinstance(source, (str, os.PathLike)):
         path = Path(source)
         label = label or str(path)
+        if path.is_dir():
+            raise ImageLoadError(f"{label}: a folder, not an image file (pass the images in it, e.g. {path}/*.jpg)")
         if not path.is_file():
             raise ImageLoadError(f"{label}: no such file")
         data = path.read_bytes()

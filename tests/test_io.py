@@ -79,9 +79,11 @@ def test_bad_inputs_raise_one_clear_exception(data, message):
         load_image(data, name="upload.jpg")
 
 
-def test_missing_path_and_wrong_types():
+def test_missing_path_and_wrong_types(tmp_path):
     with pytest.raises(ImageLoadError, match="no such file"):
         load_image("/nonexistent/x.jpg")
+    with pytest.raises(ImageLoadError, match="a folder, not an image file"):
+        load_image(tmp_path)
     with pytest.raises(ImageLoadError):
         load_image(12345)
     with pytest.raises(ImageLoadError):
