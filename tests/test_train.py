@@ -237,6 +237,16 @@ def test_init_from_and_teacher_start_a_run_from_a_trained_model(tiny_model, tiny
     np.testing.assert_allclose(np.asarray(wb), np.asarray(wa), atol=1e-6)
 
 
+def test_recipe_refuses_a_missing_dataset_or_weights_file_before_writing_anything(tiny_data, tmp_path):
+    out = tmp_path / "recipe"
+    r = run_cli("-m", "training.recipe", "--data", str(tmp_path / "fer2013"), "--weights", "none", "--out", str(out))
+    assert r.returncode == 2 and f"--data {tmp_path / 'fer2013'}: no such file or folder" in r.stderr
+    r = run_cli("-m", "training.recipe", "--data", str(tiny_data["folders"]), "--weights", str(tmp_path / "w.h5"),
+                "--out", str(out))
+    assert r.returncode == 2 and f"--weights {tmp_path / 'w.h5'}: no such file" in r.stderr
+    assert "Traceback" not in r.stderr and not out.exists()
+
+
 def test_recipe_chains_resumable_stages_from_teacher_to_student():
     import argparse
 
@@ -330,12 +340,15 @@ def test_recipe_measures_each_step_in_its_own_process(tmp_path, monkeypatch):
         return 1 if step == fail else 0
 
     monkeypatch.setattr(recipe, "run_step", fake_step)
-    assert recipe.main(["--data", "D", "--weights", "W.h5", "--out", str(tmp_path / "r2")]) == 0
+    data, weights = tmp_path / "fer2013", tmp_path / "W.h5"  # the recipe checks that both exist
+    data.mkdir()
+    weights.write_bytes(b"")
+    assert recipe.main(["--data", str(data), "--weights", str(weights), "--out", str(tmp_path / "r2")]) == 0
     assert calls == [("m96", "training.train"), ("s96", "training.train"), ("soup96", "training.soup"),
                      ("export", "training.export"), ("evaluate", "training.evaluate")]
     calls.clear()
     monkeypatch.setattr(recipe, "run_step", lambda *a: fake_step(*a, fail="s96"))
-    assert recipe.main(["--data", "D", "--out", str(tmp_path / "r3"), "--with-distillation"]) == 1
+    assert recipe.main(["--data", str(data), "--out", str(tmp_path / "r3"), "--with-distillation"]) == 1
     assert calls == [("m96", "training.train"), ("s96", "training.train")]
 
 

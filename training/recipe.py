@@ -195,6 +195,11 @@ def main(argv=None) -> int:
     allowed = outside_range("lr", args.first_lr)  # the first stage's --lr, checked before any step starts
     if allowed:
         p.error(f"--first-lr must be {allowed}, got {args.first_lr}")
+    # checked before anything is written under --out (a stage would only fail after creating the ledger)
+    if not Path(args.data).exists():
+        p.error(f"--data {args.data}: no such file or folder")
+    if args.weights not in ("imagenet", "none") and not Path(args.weights).is_file():
+        p.error(f"--weights {args.weights}: no such file (or 'imagenet' to download them)")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
 
     out = Path(args.out)
