@@ -177,6 +177,15 @@ def test_evaluate_reports_bad_data_in_one_line(tiny_model, tmp_path):
     assert len(errors) == 1 and "no such file or directory" in errors[0]
 
 
+def test_evaluate_refuses_an_unwritable_report_folder_before_evaluating(tiny_model, tiny_data, tmp_path):
+    taken = tmp_path / "taken"
+    taken.write_text("a file, not a folder")
+    r = run_cli("-m", "training.evaluate", "--model", str(tiny_model), "--data", str(tiny_data["folders"]),
+                "--out", str(taken))
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert f"error: cannot write the report into {taken}" in r.stderr and r.stdout == ""
+
+
 @pytest.mark.parametrize("module", ["evaluate", "calibrate", "export"])
 def test_a_mistyped_model_path_is_named_in_one_line(module, tiny_data, tmp_path):
     missing = tmp_path / "runs" / "m96_typo"

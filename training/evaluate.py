@@ -113,6 +113,12 @@ def main(argv=None) -> int:
     p.add_argument("--seed", type=int, default=None, help="default: the model's own setting")
     p.add_argument("--cache-dir", default=None)
     args = p.parse_args(argv)
+    if args.out:  # before the evaluation, not after it
+        try:
+            Path(args.out).mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            print(f"error: cannot write the report into {args.out}: {exc.strerror or exc}", file=sys.stderr)
+            return 2
     try:
         clf = EmotionClassifier(model_path=args.model, backend=args.backend) if args.model else EmotionClassifier(backend=args.backend)
         overrides = {"val_fraction": args.val_fraction, "seed": args.seed}
@@ -127,7 +133,6 @@ def main(argv=None) -> int:
              data_fingerprint=split.fingerprint(), seconds=round(time.time() - t0, 2))
     if args.out:
         out = Path(args.out)
-        out.mkdir(parents=True, exist_ok=True)
         (out / "metrics.json").write_text(json.dumps(m, indent=2) + "\n")
         draw_confusion_matrix(m["confusion_matrix"], out / "confusion_matrix.png",
                               f"{args.split}: accuracy {m['accuracy'] * 100:.1f}%, macro-F1 {m['macro_f1']:.3f}")
