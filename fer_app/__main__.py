@@ -32,6 +32,9 @@ def _parser() -> argparse.ArgumentParser:
                     help="classify each face once (default: average over 10 shifted/mirrored views, as the app "
                          "and the reported test figures do)")
     pr.add_argument("--model", default=None, help="model directory (default: the shipped models/)")
+    from fer_app import cli_video
+
+    cli_video.add_parser(sub)
     return p
 
 
@@ -117,6 +120,10 @@ def main(argv=None) -> int:
     _quiet_logs()
     if args.command == "predict":
         return predict(args)
+    if args.command == "video":
+        from fer_app import cli_video
+
+        return cli_video.run(args)
     return 2
 
 

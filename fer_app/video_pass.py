@@ -1,0 +1,199 @@
+"""One pass over a decoded clip, for :func:`fer_app.video_file.analyze_video`: frames in time order through
+:class:`fer_app.video.VideoAnalyzer`, rows per face, person numbers, and the annotated copy."""
+
+from __future__ import annotations
+
+import math
+import time
+from fractions import Fraction
+
+import numpy as np
+
+from fer_app.video_file import (DETECTIONS_PER_SECOND, MAX_SECONDS, REENTRY_SECONDS, VideoError, too_long,
+                                work_size)
+from fer_app.video_report import FaceRow, VideoResult
+
+#: Smallest face (pixels) OpenCV's frontal Haar cascade can find: its detection window.
+HAAR_WINDOW = 24
+
+
+def detect_side(long_side: int, min_face: int) -> int:
+    """Detection resolution for a frame of ``long_side`` px: the engine's 320 px where a ``min_face`` face
+    still covers the cascade's window there, larger for bigger frames (else their small faces are lost)."""
+    return min(long_side, max(320, math.ceil(long_side * HAAR_WINDOW / max(1, min_face))))
+
+
+class PersonNumbers:
+    """Person numbers (1, 2, ... by first appearance) for the analyzer's track ids; see REENTRY_SECONDS."""
+
+    def __init__(self):
+        self.of: dict[int, int] = {}
+        self.last: dict[int, tuple[float, tuple]] = {}
+
+    def numbers(self, track_ids, boxes, t: float) -> list[int]:
+        active = {self.of[i] for i in track_ids if i in self.of}
+        out = []
+        for tid, box in zip(track_ids, boxes):
+            if tid not in self.of:
+                self.of[tid] = self._returning(box, t, active) or len(self.last) + 1
+                active.add(self.of[tid])
+            self.last[self.of[tid]] = (t, box)
+            out.append(self.of[tid])
+        return out
+
+    def _returning(self, box, t: float, active: set) -> int | None:
+        best = None
+        cx, cy = box[0] + box[2] / 2, box[1] + box[3] / 2
+        for person, (seen, b) in self.last.items():
+            if person in active or t - seen > REENTRY_SECONDS or not 0.6 <= box[2] / max(1, b[2]) <= 1 / 0.6:
+                continue
+            d = float(np.hypot(cx - b[0] - b[2] / 2, cy - b[1] - b[3] / 2))
+            if d <= 1.5 * max(box[2], b[2]) and (best is None or d < best[0]):
+                best = (d, person)
+        return best[1] if best else None
+
+def decoded_frames(container, stream, damaged: list):
+    """Decoded frames; a packet that fails to decode is skipped (the decoder resyncs at the next key frame)
+    and noted in ``damaged``, a container that cannot be read further ends the clip there."""
+    import av
+
+    demux = container.demux(stream)
+    while True:
+        try:
+            packet = next(demux)
+        except StopIteration:
+            return
+        except (av.error.FFmpegError, OSError):
+            damaged.append("demux")
+            return
+        try:
+            decoded = packet.decode()
+        except (av.error.FFmpegError, OSError):
+            damaged.append("decode")
+            continue
+        yield from decoded
+
+
+class ClipPass:
+    """One pass over a clip: analyse every ``every``-th frame, draw and encode every frame.
+
+    While no face is tracked, only every ``detect_every``-th analysed frame is given to the analyzer (which
+    would otherwise run the detector on each one): a live view needs a new face at once, a file can wait
+    those few frames, and footage without people (slides, scenery) then costs a fraction.
+    """
+
+    def __init__(self, stream, name: str, every: int, detect_every: int | None, annotate: bool, classifier,
+                 min_face: int, prefer_webm: bool):
+        from fer_app.video import VideoAnalyzer
+
+        self.stream, self.every, self.annotate, self.prefer_webm = stream, every, annotate, prefer_webm
+        self.fps = float(stream.average_rate or stream.guessed_rate or 30)
+        detect_every = int(detect_every or max(1, round(self.fps / every / DETECTIONS_PER_SECOND)))
+        self.min_face, self.detect_every, self.looked = min_face, detect_every, 0
+        self.analyzer = VideoAnalyzer(detect_every=detect_every, min_face=min_face, classifier=classifier)
+        self.people = PersonNumbers()
+        cc = stream.codec_context
+        self.result = VideoResult(name, cc.width, cc.height, 0.0, self.fps, every=every, detect_every=detect_every)
+        self.writer = None
+        self.index, self.t0, self.last_t = 0, None, 0.0
+        self.drawn: tuple[list, list] = ([], [])
+        self.damaged: list[str] = []
+        self.started = time.monotonic()
+
+    def _setup(self, frame) -> None:
+        from fer_app.video_encode import VideoWriter
+
+        self.turns = int(round((frame.rotation or 0) / 90)) % 4  # quarter turns counter-clockwise to upright
+        w, h = frame.width, frame.height
+        self.work = work_size(w, h)
+        # min_face is in the clip's pixels; the analyzer sees the (possibly smaller) working copy
+        self.analyzer.min_face = max(HAAR_WINDOW, round(self.min_face * max(self.work) / max(w, h)))
+        self.analyzer.detect_side = detect_side(max(self.work), self.analyzer.min_face)
+        if self.turns % 2:
+            w, h = h, w
+        upright_work = self.work[::-1] if self.turns % 2 else self.work
+        self.result.width, self.result.height = w, h
+        self.scale = (w / upright_work[0], h / upright_work[1])
+        self.result.video_size = upright_work
+        if self.annotate:
+            self.writer = VideoWriter(*upright_work, self.fps, self.stream.time_base or Fraction(1, 90000),
+                                      self.prefer_webm)
+
+    def _time(self, frame) -> float:
+        if frame.time is None:  # no time stamp (some AVI files): one nominal frame after the last
+            return self.last_t + 1 / self.fps if self.index else 0.0
+        if self.t0 is None:
+            self.t0 = frame.time
+        return frame.time - self.t0
+
+    def step(self, frame) -> None:
+        if self.index == 0:
+            self._setup(frame)
+        t = self._time(frame)
+        if t > MAX_SECONDS:
+            raise too_long(t)
+        rgb = frame.reformat(width=self.work[0], height=self.work[1], format="rgb24").to_ndarray()
+        if self.turns:
+            rgb = np.ascontiguousarray(np.rot90(rgb, self.turns))
+        if self.index % self.every == 0:
+            self._analyse(rgb, t)
+        self.index, self.last_t = self.index + 1, t
+        if self.writer is not None:
+            from fer_app.video_encode import draw_faces
+
+            self.writer.write(draw_faces(rgb, *self.drawn), t)
+
+    def _analyse(self, rgb: np.ndarray, t: float) -> None:
+        from fer_app.labels import EMOTIONS
+
+        idle = not self.analyzer.tracks and self.looked % self.detect_every
+        self.looked += 1
+        if idle:
+            self.result.times.append(t)
+            self.drawn = ([], [])
+            return
+        r = self.analyzer.process(rgb)
+        # a track not matched by the last detection is a face that has probably left: not reported or drawn
+        missed = {tr.id: tr.missed for tr in self.analyzer.tracks}
+        seen = [(f, tid) for f, tid in zip(r.faces, r.track_ids) if missed.get(tid, 0) == 0]
+        faces = [f for f, _ in seen]
+        numbers = self.people.numbers([tid for _, tid in seen], [f.box for f in faces], t)
+        frame_no = len(self.result.times)
+        self.result.times.append(t)
+        sx, sy = self.scale
+        for f, n in zip(faces, numbers):
+            x, y, w, h = f.box
+            box = (int(round(x * sx)), int(round(y * sy)), int(round(w * sx)), int(round(h * sy)))
+            self.result.rows.append(FaceRow(frame_no, t, n, box, tuple(f.probabilities[e] for e in EMOTIONS),
+                                            f.emotion))
+        self.drawn = (faces, numbers)
+
+    def finish(self) -> VideoResult:
+        res = self.result
+        if self.index == 0:
+            raise VideoError("No picture in this file could be decoded (it is damaged or uses an unsupported codec): "
+                  "export it again as MP4 (H.264).")
+        res.frames = self.index
+        res.duration = self.last_t + (self.last_t / (self.index - 1) if self.index > 1 else 1 / self.fps)
+        if self.writer is not None:
+            res.video, self.writer = self.writer.close(), None
+            res.video_mime, res.video_suffix = ("video/mp4", ".mp4") if res.video[4:8] == b"ftyp" else \
+                ("video/webm", ".webm")
+            res.video_codec = "H.264" if res.video_suffix == ".mp4" else "VP9/VP8"
+        notices = []
+        if self.damaged:
+            notices.append(f"Part of this clip is damaged, so the results cover the {res.frames} frames that could "
+                           "be decoded.")
+        if not res.rows:
+            notices.append(f"No face was found in this clip: faces need to be upright, in view and at least "
+                           f"{self.min_face} pixels wide, so try a clip where they are closer or larger.")
+        res.notice = " ".join(notices) or None
+        res.seconds = time.monotonic() - self.started
+        return res
+
+    def abort(self) -> None:
+        if self.writer is not None:
+            self.writer.abort()
+            self.writer = None
+
+
