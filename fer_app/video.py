@@ -57,8 +57,8 @@ class VideoAnalyzer:
 
     # -- tracking helpers -------------------------------------------------------------------
     def _detect(self, rgb: np.ndarray) -> list[Detection]:
-        det = get_detector(self.detector_name, min_face=self.min_face, max_side=self.detect_side)
-        return [d for d in det.detect(rgb) if min(d.box[2:]) >= self.min_face]
+        dets = get_detector(self.detector_name).detect(rgb, min_face=self.min_face, max_side=self.detect_side)
+        return [d for d in dets if min(d.box[2:]) >= self.min_face]
 
     @staticmethod
     def _template(gray: np.ndarray, box) -> np.ndarray | None:
@@ -118,7 +118,9 @@ class VideoAnalyzer:
         with self._lock:
             t0 = time.perf_counter()
             gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
-            detected = self._frame % self.detect_every == 0 or not self.tracks
+            # a track that a detection pass missed gets another pass on the next frame: a face that left is
+            # dropped after two misses in a row (2 frames), not after two detection intervals
+            detected = self._frame % self.detect_every == 0 or not self.tracks or any(t.missed for t in self.tracks)
             if detected:
                 self._match(self._detect(rgb), gray)
             else:

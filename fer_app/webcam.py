@@ -4,11 +4,12 @@ channel through which the frame callback (a WebRTC worker thread) hands results 
 ICE/TURN configuration, first match wins:
 
 1. ``FER_ICE_SERVERS`` (environment or Streamlit secret): a JSON list of RTCIceServer objects,
-   e.g. ``[{"urls": ["turn:turn.example.org:3478"], "username": "u", "credential": "p"}]``;
+   e.g. ``[{"urls": ["turn:turn.example.org:3478"], "username": "u", "credential": "p"}]``
+   (``[]`` means none at all: localhost and LAN only);
 2. ``TURN_URL`` + ``TURN_USERNAME`` + ``TURN_CREDENTIAL`` (environment or secrets);
-3. ``TWILIO_ACCOUNT_SID`` + ``TWILIO_AUTH_TOKEN``: short-lived TURN credentials from Twilio
-   (needs internet; done by streamlit-webrtc);
-4. nothing: no ICE servers, which works on localhost and on a LAN, not through most NATs.
+3. nothing of ours: ``None``, and streamlit-webrtc picks servers itself from its own secrets/environment
+   (``CLOUDFLARE_TURN_KEY_ID`` + ``CLOUDFLARE_TURN_KEY_API_TOKEN``, then ``TWILIO_ACCOUNT_SID`` +
+   ``TWILIO_AUTH_TOKEN``, then ``HF_TOKEN``, else Google's public STUN server).
 """
 
 from __future__ import annotations
@@ -43,10 +44,11 @@ def _server_list(raw) -> list[dict] | None:
     return [dict(s) for s in servers]
 
 
-def ice_servers(secrets: Mapping | None = None) -> tuple[list[dict], str]:
-    """(iceServers list, where it came from) following the order in the module docstring.
+def ice_servers(secrets: Mapping | None = None) -> tuple[list[dict] | None, str]:
+    """(iceServers list or None, where it came from) following the order in the module docstring.
 
-    A ``FER_ICE_SERVERS`` that is not a JSON list of objects with "urls" is skipped, and the returned
+    ``None`` leaves the choice to streamlit-webrtc's provider chain (passing an empty list would switch it
+    off). A ``FER_ICE_SERVERS`` that is not a JSON list of objects with "urls" is skipped, and the returned
     description says so (the page shows it), instead of the webcam page failing.
     """
     note = ""
@@ -60,21 +62,13 @@ def ice_servers(secrets: Mapping | None = None) -> tuple[list[dict], str]:
     if url:
         servers = [{"urls": [u.strip() for u in str(url).split(",")], "username": user or "", "credential": cred or ""}]
         return servers, "TURN_URL" + note
-    sid, token = _lookup("TWILIO_ACCOUNT_SID", secrets), _lookup("TWILIO_AUTH_TOKEN", secrets)
-    if sid and token:
-        try:
-            from streamlit_webrtc import get_twilio_ice_servers
-
-            return get_twilio_ice_servers(twilio_sid=str(sid), twilio_token=str(token)), "Twilio" + note
-        except Exception as exc:  # offline, bad credentials ...
-            return [], f"Twilio failed ({type(exc).__name__}); no ICE servers" + note
-    return [], "none (localhost/LAN only)" + note
+    return None, "streamlit-webrtc's own choice (Cloudflare, Twilio or Hugging Face TURN, else Google STUN)" + note
 
 
 class LiveResults:
     """Thread-safe: the frame callback ``publish``es; the page reads ``snapshot`` and ``timeline``."""
 
-    def __init__(self, max_points: int = 1800):
+    def __init__(self, max_points: int = 20_000):  # ~20 minutes at 15 frames/s
         self._lock = threading.Lock()
         self._latest: dict | None = None
         self._timeline: deque = deque(maxlen=max_points)
@@ -112,6 +106,20 @@ class LiveResults:
             self._latest, self._t0, self.frames = None, None, 0
             self._timeline.clear()
             self._frame_times.clear()
+
+
+def session_summary(records: list[dict]) -> dict[str, float]:
+    """Share of the timeline's frames per emotion of the main face (the seven emotions, in label order)."""
+    from fer_app.labels import EMOTIONS
+
+    n = len(records)
+    return {e: (sum(r["emotion"] == e for r in records) / n if n else 0.0) for e in EMOTIONS}
+
+
+def timeline_csv(records: list[dict]) -> str:
+    """The timeline as CSV: seconds since START, the main face's emotion and its probability."""
+    lines = ["seconds,emotion,probability"] + [f"{r['t']},{r['emotion']},{r['p']}" for r in records]
+    return "\n".join(lines) + "\n"
 
 
 def make_frame_callback(analyzer, channel: LiveResults) -> Callable:

@@ -43,6 +43,19 @@ def test_tracks_one_face_across_frames_with_detection_every_5():
     assert all(b >= a - 2 for a, b in zip(xs, xs[1:]))
 
 
+@pytest.mark.parametrize("leave_at", [1, 3, 5])
+def test_a_face_that_leaves_drops_out_within_a_detection_interval_and_two_frames(leave_at):
+    """No ghost: at 15 frames/s with detection every 5th frame, the box is gone within 7 frames (< 0.5 s)."""
+    from fer_app.video import VideoAnalyzer
+
+    va = VideoAnalyzer(detect_every=5)
+    frames = moving_face_frames(leave_at, step=2) + [np.full((480, 640, 3), 90, np.uint8)] * 12
+    counts = [len(va.process(f).faces) for f in frames]
+    assert counts[:leave_at] == [1] * leave_at
+    gone = next(i for i in range(leave_at, len(counts)) if counts[i] == 0)
+    assert gone - leave_at <= 7 and not any(counts[gone:]), counts
+
+
 def test_smoothing_damps_frame_to_frame_changes():
     from fer_app.video import VideoAnalyzer
 
@@ -103,7 +116,12 @@ def test_ice_configuration_from_environment(monkeypatch):
 
     for k in ("FER_ICE_SERVERS", "TURN_URL", "TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN"):
         monkeypatch.delenv(k, raising=False)
-    assert ice_servers() == ([], "none (localhost/LAN only)")
+    # nothing set: None, so that streamlit-webrtc's own provider chain (Cloudflare, Twilio, HF, STUN) decides
+    servers, source = ice_servers()
+    assert servers is None and source.startswith("streamlit-webrtc")
+    monkeypatch.setenv("FER_ICE_SERVERS", "[]")
+    assert ice_servers() == ([], "FER_ICE_SERVERS")  # explicitly none: localhost and LAN only
+    monkeypatch.delenv("FER_ICE_SERVERS")
     monkeypatch.setenv("TURN_URL", "turn:t.example:3478")
     monkeypatch.setenv("TURN_USERNAME", "u")
     monkeypatch.setenv("TURN_CREDENTIAL", "p")
@@ -118,6 +136,6 @@ def test_ice_configuration_from_environment(monkeypatch):
     for bad in ("[{urls: stun:s}]", '{"urls": "stun:s.example"}', '["stun:s.example"]', "[1]"):
         monkeypatch.setenv("FER_ICE_SERVERS", bad)
         servers, source = ice_servers()
-        assert servers == [] and source.startswith("none") and "FER_ICE_SERVERS ignored" in source, bad
+        assert servers is None and source.startswith("streamlit-webrtc") and "FER_ICE_SERVERS ignored" in source, bad
     servers, source = ice_servers({"TURN_URL": "turn:x:1"})
     assert servers[0]["urls"] == ["turn:x:1"] and source.startswith("TURN_URL; FER_ICE_SERVERS ignored")
