@@ -108,3 +108,15 @@ def timeline_chart(records: list[dict]) -> alt.Chart:
         x=alt.X("t:Q", title="seconds"), y=alt.Y("emotion:N", sort=list(EMOTIONS), title=None),
         color=alt.Color("emotion:N", scale=_SCALE, legend=None), opacity=alt.Opacity("p:Q", legend=None),
         tooltip=["t", "emotion", alt.Tooltip("p:Q", format=".0%")])
+
+
+def share_chart(shares: dict[str, float], title: str = "Share of time per emotion") -> alt.LayerChart:
+    """Horizontal bars: the share of frames (or time) each emotion was the top one."""
+    df = pd.DataFrame({"emotion": list(EMOTIONS), "share": [float(shares.get(e, 0.0)) for e in EMOTIONS]})
+    df["label"] = df["share"].map(lambda p: f"{p * 100:.0f}%")
+    base = alt.Chart(df, title=title, height=220).encode(
+        y=alt.Y("emotion:N", sort=list(EMOTIONS), title=None),
+        x=alt.X("share:Q", scale=alt.Scale(domain=[0, 1]), axis=alt.Axis(format="%"), title="share of time"))
+    bars = base.mark_bar().encode(color=alt.Color("emotion:N", scale=_SCALE, legend=None),
+                                  tooltip=["emotion", alt.Tooltip("share:Q", format=".1%")])
+    return bars + base.mark_text(align="left", dx=3).encode(text="label:N")

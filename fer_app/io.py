@@ -16,6 +16,18 @@ import numpy as np
 
 #: Hard cap on decoded pixels (width x height). Larger files are refused before decoding.
 MAX_PIXELS = 50_000_000
+#: The image types Pillow reads here, as people name them.
+READABLE_TYPES = "JPEG, PNG, WebP, BMP or TIFF"
+
+
+def limit_text() -> str:
+    """The pixel limit, said the same way in every message (app, CLI, docs)."""
+    return f"{MAX_PIXELS / 1e6:g} megapixels"
+
+
+def too_large(label: str, w: int | None = None, h: int | None = None) -> str:
+    size = f" ({w}x{h} pixels)" if w and h else ""
+    return f"{label} is too large{size}; the limit is {limit_text()}, so shrink it and try again"
 
 
 class ImageLoadError(ValueError):
@@ -33,16 +45,16 @@ def _to_uint8(arr: np.ndarray) -> np.ndarray:
     if arr.dtype in (np.uint16, np.int32, np.uint32, np.int64, np.int16):
         peak = 65535.0 if arr.dtype == np.uint16 or float(arr.max(initial=0)) > 255 else 255.0
         return np.clip(arr.astype(np.float64) / peak * 255.0 + 0.5, 0, 255).astype(np.uint8)
-    raise ImageLoadError(f"unsupported pixel type {arr.dtype}")
+    raise ImageLoadError(f"pixels of type {arr.dtype} are not supported; use 8- or 16-bit integers or floats")
 
 
 def array_to_rgb(arr: np.ndarray) -> np.ndarray:
     """Any image array (H, W), (H, W, 1|3|4) of uint8/uint16/float/bool -> contiguous uint8 RGB."""
     arr = np.asarray(arr)
     if arr.ndim not in (2, 3) or arr.size == 0 or (arr.ndim == 3 and arr.shape[2] not in (1, 3, 4)):
-        raise ImageLoadError(f"not an image array: shape {arr.shape}")
+        raise ImageLoadError(f"this array is not an image (shape {arr.shape}); pass (H, W), (H, W, 3) or (H, W, 4)")
     if arr.shape[0] * arr.shape[1] > MAX_PIXELS:
-        raise ImageLoadError(f"image too large: {arr.shape[1]}x{arr.shape[0]} pixels (limit {MAX_PIXELS:,})")
+        raise ImageLoadError(too_large("the image", arr.shape[1], arr.shape[0]))
     arr = _to_uint8(arr)
     if arr.ndim == 2:
         arr = np.repeat(arr[:, :, None], 3, axis=2)
@@ -83,9 +95,9 @@ def load_image(source, name: str | None = None) -> np.ndarray:
         path = Path(source)
         label = label or str(path)
         if path.is_dir():
-            raise ImageLoadError(f"{label}: a folder, not an image file (pass the images in it, e.g. {path}/*.jpg)")
+            raise ImageLoadError(f"{label} is a folder, not an image file; pass the images in it, e.g. {path}/*.jpg")
         if not path.is_file():
-            raise ImageLoadError(f"{label}: no such file")
+            raise ImageLoadError(f"{label}: no such file; check the path")
         data = path.read_bytes()
     elif isinstance(source, (bytes, bytearray, memoryview)):
         data = bytes(source)
@@ -93,26 +105,28 @@ def load_image(source, name: str | None = None) -> np.ndarray:
         data = source.read()
         label = label or getattr(source, "name", None)
     else:
-        raise ImageLoadError(f"cannot read an image from {type(source).__name__}")
+        raise ImageLoadError("this input is not an image; pass a file path, bytes, a file object or an array")
     label = label or "image"
     if not data:
-        raise ImageLoadError(f"{label}: empty file")
+        raise ImageLoadError(f"{label} is an empty file (0 bytes); choose the photo again")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(io.BytesIO(data)) as img:
                 w, h = img.size
                 if w * h > MAX_PIXELS:
-                    raise ImageLoadError(f"{label}: image too large ({w}x{h} pixels, limit {MAX_PIXELS:,})")
+                    raise ImageLoadError(too_large(label, w, h))
                 img.load()
                 return _pil_to_rgb(img)
     except ImageLoadError:
         raise
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise ImageLoadError(f"{label}: image too large ({exc})") from None
-    except Exception as exc:  # Pillow raises many types for bad data
-        kind = "truncated or corrupt image" if "truncated" in str(exc).lower() else "not a readable image"
-        raise ImageLoadError(f"{label}: {kind} ({type(exc).__name__}: {exc})") from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise ImageLoadError(too_large(label)) from None
+    except Exception as exc:  # Pillow raises many types for bad data; people need what to do, not which
+        if "truncated" in str(exc).lower():
+            raise ImageLoadError(f"{label} is truncated or corrupt (only part of the file is there); "
+                                 "save or download it again") from None
+        raise ImageLoadError(f"{label} is not a readable image; use {READABLE_TYPES}") from None
 
 
 def load_gray(source) -> np.ndarray:
@@ -125,8 +139,8 @@ def load_gray(source) -> np.ndarray:
             if img.mode != "L":
                 img = img.convert("L")
             arr = np.asarray(img)
-    except Exception as exc:
-        raise ImageLoadError(f"{source}: not a readable image ({type(exc).__name__}: {exc})") from None
+    except Exception:
+        raise ImageLoadError(f"{source} is not a readable image; use {READABLE_TYPES}") from None
     if arr.size == 0:
-        raise ImageLoadError(f"{source}: empty image")
+        raise ImageLoadError(f"{source} is an empty image")
     return arr

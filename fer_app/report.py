@@ -29,53 +29,82 @@ class ImageResult:
         return {"image": self.name, "faces": [f.to_dict() for f in self.faces], "error": self.error}
 
 
+#: Longest side of the annotated copy kept for display; the faces are found on the full image.
+DISPLAY_MAX_SIDE = 1600
+
+
 def analyze_upload(name: str, data: bytes, detector: str, min_face: int = 20, tta: bool = False,
                    classifier=None) -> ImageResult:
-    """Decode and analyse one uploaded file, in memory only; never raises for bad images."""
-    from fer_app.draw import annotate
+    """Decode and analyse one uploaded file, in memory only; never raises for bad images.
+
+    ``image`` and ``annotated`` are display copies at most :data:`DISPLAY_MAX_SIDE` px long (the boxes in
+    ``faces`` stay in the full image's pixels), so a session holding ten camera photos stays small.
+    """
+    from fer_app.draw import annotate, display_copy
 
     try:
         rgb = load_image(data, name=name)
     except ImageLoadError as exc:
         return ImageResult(name, error=str(exc))
     faces = analyze_array(rgb, detector, min_face, tta, classifier)
-    return ImageResult(name, faces, rgb, annotate(rgb, faces))
+    small, scale = display_copy(rgb, DISPLAY_MAX_SIDE)
+    return ImageResult(name, faces, small, annotate(small, faces, scale=scale))
 
 
-class UploadResults:
-    """The results of the files on the Photos page, kept in memory between reruns of the page.
+class PhotoSession:
+    """The photos a user added during one browser session (their bytes, in memory) and their results.
 
-    Streamlit reruns the whole page for every widget change (a webcam slider, a page switch and back), so
-    without this every upload would be detected and classified again each time. A result is reused only for
-    the same file content, name and analysis settings; :meth:`keep` drops the results of files no longer on
-    the page, so what is held is what the page shows.
+    Streamlit reruns a page for every widget change and forgets a file uploader's files when the user visits
+    another page, so the app keeps what was added here, in upload order, until the user removes it. Results
+    are kept for the current analysis settings only: changing a photo setting analyses every photo again,
+    anything else reuses them.
     """
 
     def __init__(self) -> None:
+        self._photos: dict[tuple, tuple[str, bytes]] = {}
         self._results: dict[tuple, ImageResult] = {}
+        self._settings: tuple | None = None
         #: how many files were analysed (not found here), for tests and diagnostics
         self.analysed = 0
 
     @staticmethod
-    def key(name: str, data: bytes, detector: str, min_face: int, tta: bool) -> tuple:
-        return name, hashlib.blake2b(data, digest_size=16).digest(), detector, int(min_face), bool(tta)
+    def key(name: str, data: bytes) -> tuple:
+        return name, hashlib.blake2b(data, digest_size=16).hexdigest()
 
-    def keep(self, keys) -> None:
-        """Forget every result whose key is not in ``keys``."""
-        keys = set(keys)
-        self._results = {k: r for k, r in self._results.items() if k in keys}
+    def add(self, name: str, data: bytes) -> tuple:
+        """Add a photo (once: the same name and bytes again is the same photo); returns its key."""
+        key = self.key(name, data)
+        self._photos.setdefault(key, (name, bytes(data)))
+        return key
 
-    def analyze(self, name: str, data: bytes, detector: str, min_face: int = 20, tta: bool = False,
-                classifier=None) -> ImageResult:
-        """:func:`analyze_upload`, or its earlier result for the same file and settings."""
-        key = self.key(name, data, detector, min_face, tta)
+    def remove(self, key: tuple) -> None:
+        self._photos.pop(key, None)
+        self._results.pop(key, None)
+
+    def clear(self) -> None:
+        self._photos.clear()
+        self._results.clear()
+
+    def keys(self) -> list[tuple]:
+        return list(self._photos)
+
+    def data(self, key: tuple) -> bytes:
+        return self._photos[key][1]
+
+    def result(self, key: tuple, detector: str, min_face: int = 20, tta: bool = False,
+               classifier=None) -> ImageResult:
+        """The photo's result for these settings, analysed now if it is not known yet."""
+        settings = (detector, int(min_face), bool(tta))
+        if settings != self._settings:
+            self._results, self._settings = {}, settings
         if key not in self._results:
+            name, data = self._photos[key]
             self._results[key] = analyze_upload(name, data, detector, min_face, tta, classifier)
             self.analysed += 1
         return self._results[key]
 
     def __len__(self) -> int:
-        return len(self._results)
+        return len(self._photos)
 
 
 def results_json(results: list[ImageResult]) -> str:

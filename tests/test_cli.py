@@ -37,7 +37,7 @@ def test_json_lines_bad_inputs_reported_and_exit_code_1(inputs, tmp_path):
     assert set(face) == {"box", "score", "emotion", "probabilities"} and len(face["box"]) == 4
     assert abs(sum(face["probabilities"].values()) - 1) < 1e-3
     assert "not a readable image" in notes["error"] and "no such file" in missing["error"]
-    assert "empty file" in empty["error"]
+    assert "an empty file" in empty["error"]
     assert coffee["error"] is None and coffee["faces"] == []
     assert (tmp_path / "astronaut_annotated.png").is_file()
 

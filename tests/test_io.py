@@ -68,7 +68,7 @@ def test_exif_rotated_selfie_is_shown_upright():
 
 
 @pytest.mark.parametrize("data,message", [
-    (b"", "empty file"),
+    (b"", "an empty file"),
     (b"hello, I am a text file", "not a readable image"),
     (None, "truncated or corrupt"),
 ])
@@ -82,7 +82,7 @@ def test_bad_inputs_raise_one_clear_exception(data, message):
 def test_missing_path_and_wrong_types(tmp_path):
     with pytest.raises(ImageLoadError, match="no such file"):
         load_image("/nonexistent/x.jpg")
-    with pytest.raises(ImageLoadError, match="a folder, not an image file"):
+    with pytest.raises(ImageLoadError, match="is a folder, not an image file"):
         load_image(tmp_path)
     with pytest.raises(ImageLoadError):
         load_image(12345)

@@ -6,6 +6,7 @@ import csv
 import io
 import json
 
+import numpy as np
 import pytest
 from PIL import Image
 
@@ -33,33 +34,42 @@ def astronaut() -> bytes:
     return png_bytes(skdata.astronaut())
 
 
-def test_upload_results_reuse_a_result_only_for_the_same_file_and_settings(classifier, astronaut):
-    from fer_app.report import UploadResults
+def test_photo_session_keeps_photos_in_order_and_reuses_results_until_a_setting_changes(classifier, astronaut):
+    from fer_app.report import PhotoSession
 
-    cache = UploadResults()
-    first = cache.analyze("a.png", astronaut, "haar", 20, False, classifier)
-    assert first.error is None and len(first.faces) == 1 and cache.analysed == 1
-    assert cache.analyze("a.png", astronaut, "haar", 20, False, classifier) is first and cache.analysed == 1
-    # another setting, another name or other bytes: analysed again
-    with_tta = cache.analyze("a.png", astronaut, "haar", 20, True, classifier)
-    assert with_tta is not first and cache.analysed == 2
+    photos = PhotoSession()
+    a = photos.add("a.png", astronaut)
+    assert photos.add("a.png", astronaut) == a and len(photos) == 1  # the same photo twice is one photo
+    b = photos.add("b.png", png_bytes(skdata.coffee()))
+    assert photos.keys() == [a, b] and photos.data(a) == astronaut
+    first = photos.result(a, "haar", 20, False, classifier)
+    assert first.error is None and len(first.faces) == 1 and photos.analysed == 1
+    assert photos.result(a, "haar", 20, False, classifier) is first and photos.analysed == 1
+    with_tta = photos.result(a, "haar", 20, True, classifier)  # another setting: analysed again
+    assert with_tta is not first and photos.analysed == 2
     assert with_tta.faces[0].box == first.faces[0].box
     assert with_tta.faces[0].probabilities != first.faces[0].probabilities
-    mirrored = png_bytes(skdata.astronaut()[:, ::-1])
-    cache.analyze("a.png", mirrored, "haar", 20, False, classifier)
-    cache.analyze("b.png", astronaut, "haar", 20, False, classifier)
-    assert cache.analysed == 4 and len(cache) == 4
-    # only the files still on the page are kept
-    cache.keep([UploadResults.key("a.png", astronaut, "haar", 20, False)])
-    assert len(cache) == 1
-    assert cache.analyze("a.png", astronaut, "haar", 20, False, classifier) is first and cache.analysed == 4
+    photos.remove(a)
+    assert photos.keys() == [b]
+    photos.clear()
+    assert len(photos) == 0
+
+
+def test_display_copies_are_small_and_the_boxes_stay_in_full_image_pixels(classifier):
+    from fer_app.report import DISPLAY_MAX_SIDE, analyze_upload
+
+    big = np.kron(skdata.astronaut(), np.ones((5, 5, 1), np.uint8))  # 2560 x 2560
+    r = analyze_upload("big.png", png_bytes(big), "haar", 40, False, classifier)
+    assert max(r.annotated.shape[:2]) == DISPLAY_MAX_SIDE == max(r.image.shape[:2])
+    x, y, w, h = r.faces[0].box
+    assert 800 < x < 1000 and w > 400  # her face, in the 2560 px image's pixels
 
 
 def test_a_bad_upload_is_a_result_with_a_message_not_an_exception(classifier):
     from fer_app.report import analyze_upload
 
     r = analyze_upload("notes.png", b"this is not an image", "haar", classifier=classifier)
-    assert r.faces == [] and r.image is None and "notes.png: not a readable image" in r.error
+    assert r.faces == [] and r.image is None and "notes.png is not a readable image" in r.error
 
 
 def test_csv_and_json_downloads_have_a_row_per_face_and_per_failed_file(classifier, astronaut):

@@ -4,7 +4,8 @@ Reports accuracy, macro-F1, per-class precision/recall/F1/support, the confusion
 columns = predicted) and calibration (ECE, NLL). Predictions go through ``fer_app.model`` exactly as in
 the app, so the temperature stored with the model is applied. ``--tta`` averages each face over the app's
 test-time views (``fer_app.preprocess.tta_views``: five 1-pixel shifts, each mirrored). ``--json`` prints
-one JSON object; ``--out DIR`` writes ``metrics.json`` and ``confusion_matrix.png``. With ``--model`` omitted, the shipped model in ``models/`` is evaluated.
+one JSON object; ``--out DIR`` writes ``metrics.json``, ``confusion_matrix.png`` and the
+``gallery_<emotion>.png`` contact sheets (``training/gallery.py``). With ``--model`` omitted, the shipped model in ``models/`` is evaluated.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from fer_app.calibration import expected_calibration_error, nll
 from fer_app.labels import EMOTIONS
 from fer_app.model import EmotionClassifier, ModelLoadError
 from training.data import DatasetError, load_model_split
+from training.gallery import write_gallery
 
 
 def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, k: int = len(EMOTIONS)) -> np.ndarray:
@@ -52,8 +54,10 @@ def metrics_from_confusion(cm: np.ndarray) -> dict:
     }
 
 
-def evaluate(clf: EmotionClassifier, x: np.ndarray, y: np.ndarray, tta: bool = False) -> dict:
-    probs = clf.predict_prepared(x[..., None], tta=tta)
+def evaluate(clf: EmotionClassifier, x: np.ndarray, y: np.ndarray, tta: bool = False, probs=None) -> dict:
+    """The report's metrics for faces ``x`` (N, 48, 48) with labels ``y`` (or for their ``probs``, if given)."""
+    if probs is None:
+        probs = clf.predict_prepared(x[..., None], tta=tta)
     result = metrics_from_confusion(confusion_matrix(y, probs.argmax(axis=1)))
     result.update(ece=round(expected_calibration_error(probs, y), 4), nll=round(nll(probs, y), 4),
                   temperature=clf.temperature_tta if tta else clf.temperature, tta=tta)
@@ -125,7 +129,8 @@ def main(argv=None) -> int:
         settings = {**clf.config.get("settings", {}), **{k: v for k, v in overrides.items() if v is not None}}
         split = load_model_split(args.data, args.split, settings, args.cache_dir)
         t0 = time.time()
-        m = evaluate(clf, split.x, split.y, tta=args.tta)
+        probs = clf.predict_prepared(split.x[..., None], tta=args.tta)
+        m = evaluate(clf, split.x, split.y, tta=args.tta, probs=probs)
     except (DatasetError, ModelLoadError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -136,6 +141,7 @@ def main(argv=None) -> int:
         (out / "metrics.json").write_text(json.dumps(m, indent=2) + "\n")
         draw_confusion_matrix(m["confusion_matrix"], out / "confusion_matrix.png",
                               f"{args.split}: accuracy {m['accuracy'] * 100:.1f}%, macro-F1 {m['macro_f1']:.3f}")
+        write_gallery(split.x, probs, split.y, out)
     print(json.dumps(m) if args.json else format_report(m))
     return 0
 

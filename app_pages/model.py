@@ -1,0 +1,110 @@
+"""Model page for examiners: what the model is, how it was trained, how well it does, its limits; then the
+training curves, the confusion matrix, the class balance and a gallery of test faces."""
+
+from __future__ import annotations
+
+import json
+
+import streamlit as st
+
+from fer_app.labels import EMOTIONS
+
+LIMITS = [
+    "It reads seven posed-looking expressions from one face crop; it does not know what a person feels.",
+    "FER-2013's labels come from one annotator per face and are often debatable (fear, sad and angry most of all).",
+    "Faces that are small (under about 40 px), strongly turned, covered, or very dark or blurred are read worse.",
+    "Disgust has only 392 training faces; its scores rest on 56 test faces.",
+    "The accuracy is on FER-2013 test faces; your photos differ (lighting, age, culture), so expect less.",
+]
+
+
+def overview(config: dict, metrics: dict | None) -> None:
+    st.title("The model")
+    train = config.get("data", {}).get("train_counts", {})
+    st.markdown(
+        f"**What it is.** A MobileNetV2 convolutional network (ImageNet weights, {config.get('img_size')} px input) "
+        "that reads one face crop and gives a probability for each of seven emotions: " + ", ".join(EMOTIONS) + ".\n\n"
+        f"**What it learned from.** FER-2013: 48x48 grayscale faces with one emotion label each; "
+        f"{sum(train.values()):,} faces trained it and a seeded 10 % of the training set chose its settings. "
+        "The 3,589 PublicTest faces were used once, for the figures below.\n\n"
+        "**How it was trained.** A new classification head first, then the whole network fine-tuned with "
+        "augmented faces (random shifts, turns and zooms), label smoothing and class weights; two such models "
+        "were averaged weight by weight; a temperature fitted on the validation faces calibrates the "
+        "probabilities. Each face is read 10 times (shifted and mirrored) and the answers averaged.")
+    if not metrics:
+        st.info("No test figures shipped with this model: run `python -m training.evaluate --tta --out models`.")
+        return
+    cols = st.columns(4)
+    cols[0].metric("Test accuracy", f"{metrics['accuracy'] * 100:.1f}%", help="FER-2013 PublicTest, 3,589 faces")
+    cols[1].metric("Macro-F1", f"{metrics['macro_f1']:.3f}", help="F1 averaged over the seven emotions")
+    cols[2].metric("Calibration error (ECE)", f"{metrics['ece']:.3f}",
+                   help="How far the stated confidence is from the real hit rate; 0 is perfect")
+    cols[3].metric("Chance level", f"{100 / len(EMOTIONS):.0f}%")
+    share = st.column_config.NumberColumn(format="%.2f")
+    st.dataframe([{"emotion": e, **m} for e, m in metrics["per_class"].items()], hide_index=True,
+                 column_config={"precision": share, "recall": share, "f1": share, "support": "test faces"})
+    st.markdown("**Limits.**\n" + "\n".join(f"- {line}" for line in LIMITS))
+
+
+def figures(model_dir, config: dict, metrics: dict | None) -> None:
+    from fer_app.charts import confusion_chart, distribution_chart, history_chart, load_history
+
+    st.header("Training history")
+    df = load_history(model_dir / "history.csv")
+    if df is not None:
+        c1, c2 = st.columns(2)
+        c1.altair_chart(history_chart(df, "accuracy"), width="stretch")
+        c2.altair_chart(history_chart(df, "loss"), width="stretch")
+    else:
+        st.info("No training history shipped with this model.")
+    st.header("Test-set results")
+    if metrics:
+        c1, c2 = st.columns([3, 2])
+        c1.altair_chart(confusion_chart(metrics["confusion_matrix"], metrics["labels"]), width="stretch")
+        counts = config.get("data", {}).get("train_counts")
+        if counts:
+            c2.altair_chart(distribution_chart(counts), width="stretch")
+
+
+def gallery(model_dir) -> None:
+    sheets = [(e, model_dir / f"gallery_{e}.png") for e in EMOTIONS]
+    if not any(path.is_file() for _, path in sheets):
+        return
+    st.header("Test faces: right answers and most confident mistakes")
+    st.caption("Per emotion, the top row shows test faces of that emotion the model got right with the highest "
+               "confidence; the bottom row, faces of that emotion it got wrong, captioned with its answer.")
+    tabs = st.tabs(list(EMOTIONS))
+    for tab, (_, path) in zip(tabs, sheets):
+        if path.is_file():
+            tab.image(str(path), width="stretch")
+
+
+def explanations(model_dir) -> None:
+    try:
+        from app_pages.explain_panel import show_average_maps
+    except ImportError:  # the explanation panel ships separately
+        return
+    show_average_maps(model_dir)
+
+
+def main() -> None:
+    from fer_app.model import default_model_dir
+
+    model_dir = default_model_dir()
+    config_path, metrics_path = model_dir / "config.json", model_dir / "metrics.json"
+    if not config_path.is_file():
+        st.title("The model")
+        st.error(f"No model found in `{model_dir}`: restore the `models/` folder from the repository or train one "
+                 "(see the README).")
+        return
+    config = json.loads(config_path.read_text())
+    metrics = json.loads(metrics_path.read_text()) if metrics_path.is_file() else None
+    overview(config, metrics)
+    figures(model_dir, config, metrics)
+    gallery(model_dir)
+    explanations(model_dir)
+    st.caption("The full model card, with the training commands and the research record behind these choices, "
+               "is `models/MODEL_CARD.md` in the repository.")
+
+
+main()

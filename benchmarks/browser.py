@@ -1,0 +1,93 @@
+"""What the browser tests, the resource and load benchmarks and the screenshot script share: a Streamlit server
+on a free loopback port, Debian's Chromium through Playwright, and a fake camera clip of a real face."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+#: Chromium as root, offline and headless (no sandbox, no background calls to Google's servers).
+BASE_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+              "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]
+WEBRTC_FRAME = "iframe[title='streamlit_webrtc.component.webrtc_streamer']"
+
+
+def camera_flags(clip: Path) -> list[str]:
+    """Flags that make Chromium's camera play ``clip`` (Y4M) and grant it without a prompt."""
+    return BASE_FLAGS + ["--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
+                         f"--use-file-for-fake-video-capture={clip}"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_server(log_path: Path, port: int | None = None, env: dict | None = None,
+                 timeout: float = 120) -> tuple[subprocess.Popen, str]:
+    """``streamlit run streamlit_app.py`` on 127.0.0.1; returns (process, URL) once it answers health checks.
+
+    The server's output goes to ``log_path``: an unread pipe fills up and blocks the server mid-stream.
+    """
+    port = port or free_port()
+    log = open(log_path, "w")
+    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(ROOT / "streamlit_app.py"),
+                             "--server.port", str(port), "--server.address", "127.0.0.1", "--server.headless", "true",
+                             "--browser.gatherUsageStats", "false"], cwd=ROOT, env={**os.environ, **(env or {})},
+                            stdout=log, stderr=subprocess.STDOUT, text=True)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        with contextlib.suppress(OSError):
+            if urllib.request.urlopen(url + "/_stcore/health", timeout=2).read() == b"ok":
+                return proc, url
+        if proc.poll() is not None:
+            break
+        time.sleep(0.1)
+    proc.kill()
+    raise RuntimeError("streamlit did not start: " + log_path.read_text()[-3000:])
+
+
+def stop_server(proc: subprocess.Popen) -> None:
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+def vm_mb(pid: int, key: str) -> float:
+    """``VmRSS`` (now) or ``VmHWM`` (peak) of a process, in MB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(key + ":"):
+            return int(line.split()[1]) / 1024.0
+    return float("nan")
+
+
+def write_face_y4m(path: Path, frames: int = 60, leave_after: int | None = None) -> None:
+    """A 640x480 15 fps Y4M clip of the astronaut's face sliding slowly (from frame ``leave_after`` on,
+    an empty scene), for ``--use-file-for-fake-video-capture``."""
+    import cv2
+    from skimage import data
+
+    face = cv2.resize(data.astronaut()[20:300, 120:340], (220, 280))
+    with open(path, "wb") as fh:
+        fh.write(b"YUV4MPEG2 W640 H480 F15:1 Ip A1:1 C420jpeg\n")
+        for i in range(frames):
+            frame = np.full((480, 640, 3), 110, np.uint8)
+            if leave_after is None or i < leave_after:
+                x = 150 + int(60 * np.sin(i / 10))
+                frame[100:380, x:x + 220] = face
+            fh.write(b"FRAME\n" + cv2.cvtColor(frame, cv2.COLOR_RGB2YUV_I420).tobytes())
