@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import streamlit as st
 
-from app_pages.common import keep_settings
+from app_pages.common import keep_settings, warm_up
+from fer_app.allocator import tune_allocator
 
+tune_allocator()
 st.set_page_config(page_title="Facial emotion recognition", page_icon="🙂", layout="wide")
 keep_settings()
+warm_up()
 pages = [
     st.Page("app_pages/photos.py", title="Photos", icon=":material/photo_library:", url_path="photos", default=True),
     st.Page("app_pages/webcam.py", title="Live webcam", icon=":material/videocam:", url_path="webcam"),

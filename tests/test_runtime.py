@@ -115,3 +115,13 @@ def test_detector_thread_safety_under_concurrent_calls(name):
     with ThreadPoolExecutor(4) as pool:
         boxes = list(pool.map(lambda m: [d.box for d in det.detect(img, min_face=m)], sizes))
     assert boxes == [expected[m] for m in sizes]
+
+
+def test_the_allocator_settings_apply_on_glibc():
+    import platform
+
+    from fer_app.allocator import tune_allocator
+
+    if platform.libc_ver()[0] != "glibc":
+        pytest.skip("not glibc")
+    assert tune_allocator() is True and tune_allocator() is True  # idempotent
