@@ -89,11 +89,24 @@ class VideoAnalyzer:
             nx, ny = sx0 + loc[0] - (max(0, x) - x), sy0 + loc[1] - (max(0, y) - y)
             track.det = Detection((int(nx), int(ny), w, h), track.det.score, track.det.angle, track.det.detector)
 
+    @staticmethod
+    def _same_face(a: Detection, b: Detection) -> float:
+        """How well two boxes fit one face, 0 for not at all: their IoU, or, when a face moved further between
+        two analysed frames than its box overlaps (a slow stream drops frames), a centre distance under 0.9
+        box sides still counts (scored below any overlap); two faces side by side are at least a side apart."""
+        overlap = iou(a.box, b.box)
+        if overlap > 0.25:
+            return 1.0 + overlap
+        (ax, ay, aw, ah), (bx, by, bw, bh) = a.box, b.box
+        side = max(aw, ah, bw, bh)
+        dist = np.hypot(ax + aw / 2 - bx - bw / 2, ay + ah / 2 - by - bh / 2)
+        return max(0.0, 1.0 - dist / (0.9 * side)) if 0.5 < aw / max(bw, 1) < 2 else 0.0
+
     def _match(self, dets: list[Detection], gray: np.ndarray) -> None:
         unmatched = list(dets)
         for track in self.tracks:
-            best = max(unmatched, key=lambda d: iou(d.box, track.det.box), default=None)
-            if best is not None and iou(best.box, track.det.box) > 0.25:
+            best = max(unmatched, key=lambda d: self._same_face(d, track.det), default=None)
+            if best is not None and self._same_face(best, track.det) > 0:
                 track.det, track.missed = best, 0
                 unmatched.remove(best)
             else:

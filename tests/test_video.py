@@ -56,6 +56,17 @@ def test_a_face_that_leaves_drops_out_within_a_detection_interval_and_two_frames
     assert gone - leave_at <= 7 and not any(counts[gone:]), counts
 
 
+def test_a_face_that_jumps_between_analysed_frames_keeps_its_track():
+    """A slow stream drops frames, so a face can move most of its width between two analysed frames: still one
+    face with one number, never a second box beside it."""
+    from fer_app.video import VideoAnalyzer
+
+    va = VideoAnalyzer(detect_every=1)
+    results = [va.process(f) for f in moving_face_frames(6, step=60)]  # 60 px jumps of a ~75 px box: IoU < 0.25
+    assert [len(r.faces) for r in results] == [1] * 6
+    assert len({r.track_ids[0] for r in results}) == 1
+
+
 def test_smoothing_damps_frame_to_frame_changes():
     from fer_app.video import VideoAnalyzer
 
