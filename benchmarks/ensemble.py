@@ -4,7 +4,7 @@
 
 Prints validation accuracy, and test accuracy and macro-F1, for every model alone and for the equal-weight
 average of all of them. Not used to choose anything: it answers "how much would shipping an ensemble
-(or distilling one) be worth", for docs/experiments.md.
+(or distilling one) be worth", for docs/research/experiments.md.
 """
 
 from __future__ import annotations

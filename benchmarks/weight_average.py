@@ -12,7 +12,7 @@ BatchNorm statistics re-estimated and also scored with flip TTA (the face and it
 ships at a single model's size; an ensemble (``benchmarks/ensemble.py``) multiplies it.
 
 Until commit 98c23b8 this script had its own BatchNorm update (a running average with momentum 0.9 over
-50 batches); the ``m96`` + ``r96`` figures in ``docs/experiments.md`` come from that version.
+50 batches); the ``m96`` + ``r96`` figures in ``docs/research/experiments.md`` come from that version.
 """
 
 from __future__ import annotations

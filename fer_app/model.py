@@ -142,7 +142,7 @@ class EmotionClassifier:
 
     #: Largest batch sent to the model at once; bigger inputs (a whole test split) are chunked. Keras runs
     #: eagerly here and its peak memory grows with the batch: calibrating a 96 px model on validation
-    #: peaked at 5.5 GB RSS in batches of 256 and 2.2 GB in batches of 64 (docs/experiments.md).
+    #: peaked at 5.5 GB RSS in batches of 256 and 2.2 GB in batches of 64 (docs/research/experiments.md).
     MAX_BATCH = 256
     MAX_BATCH_KERAS = 64
 
