@@ -26,8 +26,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import numpy as np  # noqa: E402
 
 
-def make_frames(width: int, height: int, faces: int, seconds: float, fps: int = 30, seed: int = 0):
-    """Frames of ``faces`` astronaut faces (a third of the frame height) moving over a background."""
+def make_frames(width: int, height: int, faces: int, seconds: float, fps: int = 30, seed: int = 0,
+                plain: bool = False):
+    """Frames of ``faces`` astronaut faces (a third of the frame height) moving over a panning photo, or over
+    plain grey (``plain``, as benchmarks/latency.py): the Haar detector takes 3-5x longer on a busy background."""
     import cv2
     from skimage import data
 
@@ -35,7 +37,8 @@ def make_frames(width: int, height: int, faces: int, seconds: float, fps: int = 
     side = height // 3
     face = cv2.resize(data.astronaut()[20:300, 120:340], (int(side * 220 / 280), side))
     fh, fw = face.shape[:2]
-    background = cv2.resize(data.coffee(), (width + 200, height))
+    background = np.full((height, width + 200, 3), 100, np.uint8) if plain else \
+        cv2.resize(data.coffee(), (width + 200, height))
     slots = [(0.2, 0.3), (0.65, 0.3), (0.2, 0.7), (0.65, 0.7)][:faces]
     for i in range(int(seconds * fps)):
         frame = background[:, i % 200:i % 200 + width].copy()
@@ -66,16 +69,26 @@ def encode_clip(frames, fps: int = 30) -> bytes:
     return buf.getvalue()
 
 
-def speed(clip: bytes, seconds: float, annotate: bool, runs: int, classifier) -> tuple[float, int, list[int]]:
-    """(median multiple of real time, frames, tracks found) of ``analyze_video`` on ``clip``."""
+def speed(clip: bytes, seconds: float, annotate: bool, runs: int, classifier) -> tuple[float, float, int, list[int]]:
+    """(median multiple of real time by the clock, the same by CPU time of all threads, frames, tracks found)
+    of ``analyze_video`` on ``clip``. CPU time hardly depends on what else the machine runs; on an idle
+    machine the clock is at most the CPU time (one thread always works), so its figure is a lower bound."""
     from fer_app.video_file import analyze_video
 
-    times, result = [], None
+    wall, cpu, result = [], [], None
     for _ in range(runs):
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         result = analyze_video(clip, annotate=annotate, classifier=classifier)
-        times.append(time.perf_counter() - t)
-    return seconds / statistics.median(times), result.frames, result.tracks
+        wall.append(time.perf_counter() - t)
+        cpu.append(time.process_time() - c)
+    return seconds / statistics.median(wall), seconds / statistics.median(cpu), result.frames, result.tracks
+
+
+def _load() -> str:
+    try:
+        return " ".join(f"{v:.1f}" for v in os.getloadavg())
+    except OSError:
+        return "unknown"
 
 
 def main() -> None:
@@ -91,16 +104,22 @@ def main() -> None:
     codec = available_format()[0]
     lines = [f"Machine: {os.cpu_count()} CPU cores, {platform.processor() or platform.machine()}; model backend "
              f"{clf.backend}; {args.seconds:g} s clips at 30 fps; median of {args.runs} runs; annotated copy with "
-             f"{codec}.", "",
-             "| clip | faces | tracks found | CSV/JSON only | with annotated video |", "|---|---|---|---|---|"]
+             f"{codec}; load average before: {_load()}.", "",
+             "Multiples of real time, by the clock / by CPU time:", "",
+             "| clip | background | faces | tracks found | CSV/JSON only | with annotated video |",
+             "|---|---|---|---|---|---|"]
     print("\n".join(lines), flush=True)
-    for width, height, faces in ((640, 480, 1), (640, 480, 4), (1280, 720, 1), (1280, 720, 4)):
-        clip = encode_clip(make_frames(width, height, faces, args.seconds))
-        fast, frames, tracks = speed(clip, args.seconds, False, args.runs, clf)
-        full, _, _ = speed(clip, args.seconds, True, args.runs, clf)
-        lines.append(f"| {width}x{height}, {frames} frames, {len(clip) / 1e6:.1f} MB | {faces} | {len(tracks)} | "
-                     f"{fast:.1f}x real time | {full:.1f}x real time |")
+    cases = ((640, 480, 1, False), (640, 480, 1, True), (640, 480, 4, False), (1280, 720, 1, False),
+             (1280, 720, 4, False))
+    for width, height, faces, plain in cases:
+        clip = encode_clip(make_frames(width, height, faces, args.seconds, plain=plain))
+        fast, fast_cpu, frames, tracks = speed(clip, args.seconds, False, args.runs, clf)
+        full, full_cpu, _, _ = speed(clip, args.seconds, True, args.runs, clf)
+        lines.append(f"| {width}x{height}, {frames} frames | {'plain' if plain else 'photo'} | {faces} | {len(tracks)} "
+                     f"| {fast:.1f}x / {fast_cpu:.1f}x | {full:.1f}x / {full_cpu:.1f}x |")
         print(lines[-1], flush=True)
+    lines += ["", f"Load average after: {_load()}."]
+    print(lines[-1])
     if args.out:
         Path(args.out).write_text("\n".join(lines) + "\n")
 

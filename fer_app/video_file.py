@@ -1,8 +1,9 @@
 """Video files: each person's emotion over time, and an annotated copy, from a clip held in memory.
 
     >>> from fer_app.video_file import analyze_video
-    >>> result = analyze_video(open("clip.mp4", "rb").read(), name="clip.mp4")
-    >>> result.people(), video_report.to_csv(result), result.video   # summary, rows, annotated MP4 bytes
+    >>> from fer_app.video_report import to_csv
+    >>> result = analyze_video(open("clip.mp4", "rb"), name="clip.mp4")
+    >>> result.people(), to_csv(result), result.video   # summary per person, rows, annotated MP4 bytes
 
 The clip (bytes or a file object; a path for the command line) is decoded by PyAV and never written to
 disk. Every frame goes through the webcam's engine, :class:`fer_app.video.VideoAnalyzer` (detect every few
@@ -17,7 +18,6 @@ import io
 import os
 import time
 from pathlib import Path
-
 
 from fer_app.video_report import VideoResult
 
@@ -37,6 +37,9 @@ REENTRY_SECONDS = 2.0
 #: Faces smaller than this (pixels, in the clip) are not looked for: the webcam's effective limit (its
 #: analyzer detects on a 320 px copy of a 640 px frame, where the Haar cascade's 24 px window is 48 px).
 MIN_FACE = 48
+#: Largest copy of a frame the detector searches: faces under 1/40 of a frame's long side are not looked
+#: for in clips larger than 1920 px either (the detector's time grows with this copy's area).
+MAX_DETECT_SIDE = 960
 #: How often the face detector runs, per second of video, when ``detect_every`` is not given: the webcam's
 #: every 5th frame at 30 fps; a 60 fps clip then detects on every 10th frame instead of doing twice the work.
 DETECTIONS_PER_SECOND = 6
@@ -172,17 +175,18 @@ def analyze_video(source, name: str = "", every: int = 1, detect_every: int | No
     """
     if int(every) < 1 or (detect_every is not None and int(detect_every) < 1):
         raise ValueError("every and detect_every must be at least 1")
-    from fer_app.video_pass import ClipPass, decoded_frames
+    from fer_app.video_pass import ClipPass, FrameReader
 
     fh, size = _open_source(source)
-    container = run = None
+    container = run = reader = None
     try:
         container = _open_container(fh)
         stream = _video_stream(container)
         stream.thread_type = "AUTO"
         run = ClipPass(stream, name, int(every), detect_every, annotate, classifier, min_face, prefer_webm)
         meter = _Progress(progress, _duration(container, stream), fh, size)
-        for frame in decoded_frames(container, stream, run.damaged):
+        reader = FrameReader(container, stream, run.damaged)
+        for frame in reader:
             if cancel is not None and cancel():
                 raise VideoCancelled("The analysis was cancelled before the end of the clip.")
             run.step(frame)
@@ -193,6 +197,8 @@ def analyze_video(source, name: str = "", every: int = 1, detect_every: int | No
     finally:
         if run is not None:
             run.abort()
+        if reader is not None:
+            reader.close()
         if container is not None:
             container.close()
         if fh is not source:

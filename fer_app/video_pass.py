@@ -4,13 +4,16 @@
 from __future__ import annotations
 
 import math
+import queue
+import threading
 import time
+from dataclasses import dataclass
 from fractions import Fraction
 
 import numpy as np
 
-from fer_app.video_file import (DETECTIONS_PER_SECOND, MAX_SECONDS, REENTRY_SECONDS, VideoError, too_long,
-                                work_size)
+from fer_app.video_file import (DETECTIONS_PER_SECOND, MAX_DETECT_SIDE, MAX_SECONDS, REENTRY_SECONDS, VideoError,
+                                too_long, work_size)
 from fer_app.video_report import FaceRow, VideoResult
 
 #: Smallest face (pixels) OpenCV's frontal Haar cascade can find: its detection window.
@@ -20,7 +23,7 @@ HAAR_WINDOW = 24
 def detect_side(long_side: int, min_face: int) -> int:
     """Detection resolution for a frame of ``long_side`` px: the engine's 320 px where a ``min_face`` face
     still covers the cascade's window there, larger for bigger frames (else their small faces are lost)."""
-    return min(long_side, max(320, math.ceil(long_side * HAAR_WINDOW / max(1, min_face))))
+    return min(long_side, MAX_DETECT_SIDE, max(320, math.ceil(long_side * HAAR_WINDOW / max(1, min_face))))
 
 
 class PersonNumbers:
@@ -74,12 +77,70 @@ def decoded_frames(container, stream, damaged: list):
         yield from decoded
 
 
+@dataclass
+class Picture:
+    """One decoded frame, converted to RGB at the working size, with what the pass needs of the original."""
+
+    time: float | None
+    rotation: int
+    width: int
+    height: int
+    work: tuple[int, int]
+    rgb: np.ndarray
+
+
+class FrameReader:
+    """Decodes ahead on a thread of its own, so decoding and the RGB conversion (PyAV releases the GIL for
+    both) overlap the analysis of earlier frames; the only thread that touches the container until
+    :meth:`close`."""
+
+    def __init__(self, container, stream, damaged: list, depth: int = 4):
+        self._source = decoded_frames(container, stream, damaged)
+        self._queue: queue.Queue = queue.Queue(maxsize=depth)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="video-decoder", daemon=True)
+        self._thread.start()
+
+    def _put(self, item) -> bool:
+        while not self._stop.is_set():
+            try:
+                self._queue.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def _run(self) -> None:
+        work = None
+        try:
+            for frame in self._source:
+                work = work or work_size(frame.width, frame.height)
+                rgb = frame.reformat(width=work[0], height=work[1], format="rgb24").to_ndarray()
+                if not self._put(Picture(frame.time, frame.rotation or 0, frame.width, frame.height, work, rgb)):
+                    return
+            self._put(None)
+        except BaseException as exc:  # handed over to the reading thread, which raises it
+            self._put(exc)
+
+    def __iter__(self):
+        while (item := self._queue.get()) is not None:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join()
+        self._source.close()
+
+
 class ClipPass:
     """One pass over a clip: analyse every ``every``-th frame, draw and encode every frame.
 
-    While no face is tracked, only every ``detect_every``-th analysed frame is given to the analyzer (which
-    would otherwise run the detector on each one): a live view needs a new face at once, a file can wait
-    those few frames, and footage without people (slides, scenery) then costs a fraction.
+    When no face has been tracked for ``detect_every`` frames, only every ``detect_every``-th analysed frame
+    is given to the analyzer (which would otherwise run the detector on each one): a live view needs a new
+    face at once, a file can wait those few frames, and footage without people (slides, scenery) then costs a
+    fraction. Right after a face is lost it is still looked for on every frame, as the analyzer does.
     """
 
     def __init__(self, stream, name: str, every: int, detect_every: int | None, annotate: bool, classifier,
@@ -89,7 +150,7 @@ class ClipPass:
         self.stream, self.every, self.annotate, self.prefer_webm = stream, every, annotate, prefer_webm
         self.fps = float(stream.average_rate or stream.guessed_rate or 30)
         detect_every = int(detect_every or max(1, round(self.fps / every / DETECTIONS_PER_SECOND)))
-        self.min_face, self.detect_every, self.looked = min_face, detect_every, 0
+        self.min_face, self.detect_every, self.empty = min_face, detect_every, 0
         self.analyzer = VideoAnalyzer(detect_every=detect_every, min_face=min_face, classifier=classifier)
         self.people = PersonNumbers()
         cc = stream.codec_context
@@ -100,12 +161,12 @@ class ClipPass:
         self.damaged: list[str] = []
         self.started = time.monotonic()
 
-    def _setup(self, frame) -> None:
+    def _setup(self, frame: Picture) -> None:
         from fer_app.video_encode import VideoWriter
 
-        self.turns = int(round((frame.rotation or 0) / 90)) % 4  # quarter turns counter-clockwise to upright
+        self.turns = int(round(frame.rotation / 90)) % 4  # quarter turns counter-clockwise to upright
         w, h = frame.width, frame.height
-        self.work = work_size(w, h)
+        self.work = frame.work
         # min_face is in the clip's pixels; the analyzer sees the (possibly smaller) working copy
         self.analyzer.min_face = max(HAAR_WINDOW, round(self.min_face * max(self.work) / max(w, h)))
         self.analyzer.detect_side = detect_side(max(self.work), self.analyzer.min_face)
@@ -119,20 +180,20 @@ class ClipPass:
             self.writer = VideoWriter(*upright_work, self.fps, self.stream.time_base or Fraction(1, 90000),
                                       self.prefer_webm)
 
-    def _time(self, frame) -> float:
+    def _time(self, frame: Picture) -> float:
         if frame.time is None:  # no time stamp (some AVI files): one nominal frame after the last
             return self.last_t + 1 / self.fps if self.index else 0.0
         if self.t0 is None:
             self.t0 = frame.time
         return frame.time - self.t0
 
-    def step(self, frame) -> None:
+    def step(self, frame: Picture) -> None:
         if self.index == 0:
             self._setup(frame)
         t = self._time(frame)
         if t > MAX_SECONDS:
             raise too_long(t)
-        rgb = frame.reformat(width=self.work[0], height=self.work[1], format="rgb24").to_ndarray()
+        rgb = frame.rgb
         if self.turns:
             rgb = np.ascontiguousarray(np.rot90(rgb, self.turns))
         if self.index % self.every == 0:
@@ -146,33 +207,28 @@ class ClipPass:
     def _analyse(self, rgb: np.ndarray, t: float) -> None:
         from fer_app.labels import EMOTIONS
 
-        idle = not self.analyzer.tracks and self.looked % self.detect_every
-        self.looked += 1
-        if idle:
+        self.empty = 0 if self.analyzer.tracks else self.empty + 1
+        if self.empty > self.detect_every and self.empty % self.detect_every:
             self.result.times.append(t)
             self.drawn = ([], [])
             return
         r = self.analyzer.process(rgb)
-        # a track not matched by the last detection is a face that has probably left: not reported or drawn
-        missed = {tr.id: tr.missed for tr in self.analyzer.tracks}
-        seen = [(f, tid) for f, tid in zip(r.faces, r.track_ids) if missed.get(tid, 0) == 0]
-        faces = [f for f, _ in seen]
-        numbers = self.people.numbers([tid for _, tid in seen], [f.box for f in faces], t)
+        numbers = self.people.numbers(r.track_ids, [f.box for f in r.faces], t)
         frame_no = len(self.result.times)
         self.result.times.append(t)
         sx, sy = self.scale
-        for f, n in zip(faces, numbers):
+        for f, n in zip(r.faces, numbers):
             x, y, w, h = f.box
             box = (int(round(x * sx)), int(round(y * sy)), int(round(w * sx)), int(round(h * sy)))
             self.result.rows.append(FaceRow(frame_no, t, n, box, tuple(f.probabilities[e] for e in EMOTIONS),
                                             f.emotion))
-        self.drawn = (faces, numbers)
+        self.drawn = (r.faces, numbers)
 
     def finish(self) -> VideoResult:
         res = self.result
         if self.index == 0:
-            raise VideoError("No picture in this file could be decoded (it is damaged or uses an unsupported codec): "
-                  "export it again as MP4 (H.264).")
+            raise VideoError("No picture in this file could be decoded (it is damaged or uses an unsupported "
+                             "codec): export it again as MP4 (H.264).")
         res.frames = self.index
         res.duration = self.last_t + (self.last_t / (self.index - 1) if self.index > 1 else 1 / self.fps)
         if self.writer is not None:

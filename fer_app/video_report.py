@@ -176,10 +176,11 @@ def timeline_chart(result: VideoResult):
     df["person"] = df["track"].map(lambda t: f"#{t}")
     order = [f"#{t}" for t in result.tracks]
     scale = alt.Scale(domain=list(EMOTIONS), range=[COLOURS[e] for e in EMOTIONS])
-    return alt.Chart(df, title="Emotion over time, per person",
-                     height=max(90, 46 * len(order))).mark_bar(height=alt.RelativeBandSize(0.7)).encode(
+    # a height per row (Step), not for the whole chart: Streamlit fits a fixed height around the legend too,
+    # which squeezed the rows to nothing
+    return alt.Chart(df, title="Emotion over time, per person", height=alt.Step(36)).mark_bar().encode(
         x=alt.X("start:Q", title="seconds", scale=alt.Scale(domain=[0, max(result.duration, 1e-3)])),
-        x2="end:Q", y=alt.Y("person:N", sort=order, title="person"),
+        x2="end:Q", y=alt.Y("person:N", sort=order, title="person", scale=alt.Scale(paddingInner=0.25)),
         color=alt.Color("emotion:N", scale=scale, legend=alt.Legend(orient="bottom", title=None)),
         tooltip=["person", "emotion", alt.Tooltip("start:Q", format=".1f", title="from (s)"),
                  alt.Tooltip("end:Q", format=".1f", title="to (s)"), alt.Tooltip("p:Q", format=".0%", title="mean p")])

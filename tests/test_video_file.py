@@ -113,13 +113,15 @@ def test_a_face_that_leaves_and_returns_keeps_its_number_and_real_times(leave_re
     frames = by_frame(r)
     assert r.frames == r.analysed == 120 and r.tracks == [1]
     assert r.times == pytest.approx([i / 30 for i in range(120)], abs=1e-6)
-    # in view at the start and after the return, not while away (x = 700 is outside the 640 px frame)
-    assert all(i in frames for i in range(0, 20)) and all(i in frames for i in range(80, 120))
-    assert not any(i in frames for i in range(45, 70))
+    # in view at the start and after the return (whole again from frame 84, found within a detection
+    # interval), not while away (x = 700 is outside the 640 px frame)
+    assert all(i in frames for i in range(0, 20)) and all(i in frames for i in range(90, 120))
+    # wholly outside from frame 34; the analyzer gives a lost face up after two missed detections
+    assert not any(i in frames for i in range(34 + 2 * 5, 70))
     xs = [frames[i][1][0] for i in range(0, 20)]
     assert xs[-1] - xs[0] > 150 and all(b >= a - 3 for a, b in zip(xs, xs[1:]))  # followed to the right
-    back = [frames[i][1][0] for i in range(80, 120)]
-    assert back[0] - back[-1] > 300  # and back to the left
+    back = [frames[i][1][0] for i in range(90, 120)]
+    assert back[0] - back[-1] > 250  # and back to the left
     assert r.notice is None and r.width == 640 and r.height == 480
 
 
@@ -475,8 +477,8 @@ def test_video_page_upload_results_survive_a_page_switch_and_bad_clips_warn():
     assert [s.value for s in at.subheader] == ["crossing.mp4"]  # the earlier results are still there
 
 
-@pytest.fixture()
-def streamlit_server(tmp_path):
+@pytest.fixture(scope="module")
+def streamlit_server(tmp_path_factory):
     """`streamlit run` on a free localhost port, its output in a file (an unread pipe would block it)."""
     import os
     import socket
@@ -486,7 +488,7 @@ def streamlit_server(tmp_path):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    log_path = tmp_path / "server.log"
+    log_path = tmp_path_factory.mktemp("streamlit") / "server.log"
     with open(log_path, "w") as log:
         proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(ROOT / "streamlit_app.py"),
                                  "--server.port", str(port), "--server.address", "127.0.0.1"], cwd=ROOT,
@@ -510,21 +512,30 @@ def streamlit_server(tmp_path):
                 proc.kill()
 
 
-@pytest.mark.slow
-def test_video_page_in_chromium_plays_the_annotated_video(streamlit_server, tmp_path):
+def chromium_or_skip() -> str:
     import os
     import shutil
 
     chromium = shutil.which("chromium") or "/usr/bin/chromium"
     if not os.path.exists(chromium):
         pytest.skip("chromium not installed (apt-get install chromium)")
-    sync_api = pytest.importorskip("playwright.sync_api")
+    pytest.importorskip("playwright.sync_api")
+    return chromium
+
+
+CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+                  "--disable-dev-shm-usage", "--autoplay-policy=no-user-gesture-required"]
+
+
+@pytest.mark.slow
+def test_video_page_in_chromium_plays_the_annotated_video(streamlit_server, tmp_path):
+    chromium = chromium_or_skip()
+    from playwright import sync_api
+
     clip = tmp_path / "crossing.mp4"
     clip.write_bytes(encode(crossing(60)))
-    flags = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-             "--disable-dev-shm-usage", "--autoplay-policy=no-user-gesture-required"]
     with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium, args=flags)
+        browser = p.chromium.launch(executable_path=chromium, args=CHROMIUM_FLAGS)
         page = browser.new_page(viewport={"width": 1400, "height": 1100})
         page.goto(streamlit_server + "/video", timeout=60_000)
         page.get_by_text("Upload a video clip to start.").wait_for(timeout=60_000)
@@ -544,3 +555,26 @@ def test_video_page_in_chromium_plays_the_annotated_video(streamlit_server, tmp_
         browser.close()
     assert state["error"] is None and state["ready"] >= 2, state
     assert (state["w"], state["h"]) == (640, 480) and state["t"] > 0 and abs(state["d"] - 2.0) < 0.1, state
+
+
+@pytest.mark.slow
+def test_video_page_in_chromium_shows_time_left_and_cancel_stops(streamlit_server, tmp_path):
+    chromium = chromium_or_skip()
+    from playwright import sync_api
+
+    clip = tmp_path / "long.mp4"
+    clip.write_bytes(encode([f for f in leave_and_return(120) for _ in range(5)]))  # 20 s
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium, args=CHROMIUM_FLAGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1100})
+        page.goto(streamlit_server + "/video", timeout=60_000)
+        page.get_by_text("Upload a video clip to start.").wait_for(timeout=60_000)
+        page.locator("input[type=file]").first.set_input_files(str(clip))
+        progress = page.get_by_text(re.compile(r"Analysing long\.mp4: \d+%, about \d+ s left"))
+        progress.first.wait_for(timeout=120_000)
+        page.get_by_role("button", name="Cancel").click()
+        page.get_by_text("The analysis of long.mp4 was cancelled.").wait_for(timeout=30_000)
+        assert page.locator("video").count() == 0 and progress.count() == 0
+        page.get_by_role("button", name="Analyse it again").click()
+        progress.first.wait_for(timeout=60_000)
+        browser.close()
