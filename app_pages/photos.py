@@ -14,7 +14,7 @@ from fer_app.report import PhotoSession, results_csv, results_json
 SAMPLES_DIR = Path(__file__).resolve().parent.parent / "samples"
 SAMPLES = {"Astronaut": "astronaut.jpg", "Grace Hopper": "grace_hopper.jpg", "Cameraman": "cameraman.jpg"}
 PHOTO_TYPES = ["jpg", "jpeg", "png", "webp", "bmp", "tif", "tiff"]
-#: Largest photo file; the server accepts bigger uploads for the Video page.
+#: Largest photo file (the uploader refuses bigger ones; the server's own limit is the Video page's).
 MAX_PHOTO_MB = 25
 
 
@@ -39,7 +39,8 @@ def add_photos(photos: PhotoSession) -> None:
     """The upload, snapshot and sample widgets; what they bring is moved into the session's photos."""
     n = st.session_state.setdefault("uploader_round", 0)
     uploads = st.file_uploader(f"Add photos ({READABLE_TYPES}; up to {MAX_PHOTO_MB} MB and {limit_text()} each)",
-                               type=PHOTO_TYPES, accept_multiple_files=True, key=f"uploads_{n}")
+                               type=PHOTO_TYPES, accept_multiple_files=True, key=f"uploads_{n}",
+                               max_upload_size=MAX_PHOTO_MB)
     cols = st.columns([1.2, 1, 1, 1, 2], vertical_alignment="center")
     cols[0].caption("Or try a sample:")
     for col, (label, file) in zip(cols[1:4], SAMPLES.items()):

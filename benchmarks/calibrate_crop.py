@@ -1,6 +1,6 @@
 """Calibrate each detector's crop framing so crops look like FER-2013's faces.
 
-    python benchmarks/calibrate_crop.py --data ../shared/fer2013 [--n 700] [--detectors mtcnn haar]
+    python -m benchmarks.calibrate_crop --data ../shared/fer2013 [--n 700] [--detectors mtcnn haar]
 
 Method: validation faces (carved from train; the test split is not used) are enlarged 3x and pasted
 into a larger canvas (edges replicated, so there is no frame to find). Each detector runs on the
@@ -17,14 +17,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import sys
-from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-import numpy as np  # noqa: E402
+import numpy as np
 
 UPSCALE, CANVAS = 3, 400
 
@@ -61,11 +55,11 @@ def main() -> None:
     reference = float((clf.predict_prepared(val.x[idx, :, :, None]).argmax(1) == val.y[idx]).mean())
     report = {"n": len(idx), "accuracy_on_true_crops": round(reference, 4), "detectors": {}}
     for name in args.detectors:
-        det = get_detector(name, min_face=20)
+        det = get_detector(name)
         found = []
         for i in idx:
             canvas, true = embed(val.x[i], rng)
-            d = [x for x in det.detect(canvas)]
+            d = det.detect(canvas, min_face=20)
             if d:
                 best = max(d, key=lambda x: x.score)
                 found.append((i, canvas, true, best))
