@@ -27,7 +27,7 @@ def add_parser(sub) -> None:
     v.add_argument("--every", type=int, default=1, metavar="N", help="analyse every N-th frame (default 1: all)")
     v.add_argument("--detect-every", type=int, default=None, metavar="N",
                    help="run the face detector on every N-th analysed frame, tracking in between (default: "
-                        f"{DETECTIONS_PER_SECOND} times a second of video, every 5th frame at 30 fps)")
+                        f"{DETECTIONS_PER_SECOND} times a second of video, every 10th frame at 30 fps)")
     v.add_argument("--min-face", type=int, default=MIN_FACE,
                    help=f"smallest face side in pixels (default {MIN_FACE})")
     v.add_argument("--model", default=None, help="model directory (default: the shipped models/)")

@@ -95,7 +95,7 @@ class FrameReader:
     :meth:`close`."""
 
     def __init__(self, container, stream, damaged: list, depth: int = 4):
-        self._source = decoded_frames(container, stream, damaged)
+        self._source, self._damaged = decoded_frames(container, stream, damaged), damaged
         self._queue: queue.Queue = queue.Queue(maxsize=depth)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="video-decoder", daemon=True)
@@ -111,11 +111,17 @@ class FrameReader:
         return False
 
     def _run(self) -> None:
+        import av
+
         work = None
         try:
             for frame in self._source:
                 work = work or work_size(frame.width, frame.height)
-                rgb = frame.reformat(width=work[0], height=work[1], format="rgb24").to_ndarray()
+                try:
+                    rgb = frame.reformat(width=work[0], height=work[1], format="rgb24").to_ndarray()
+                except (av.error.FFmpegError, ValueError):  # a frame the converter refuses counts as damage
+                    self._damaged.append("convert")
+                    continue
                 if not self._put(Picture(frame.time, frame.rotation or 0, frame.width, frame.height, work, rgb)):
                     return
             self._put(None)
