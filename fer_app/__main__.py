@@ -16,6 +16,8 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
+from fer_app import cli_explain  # noqa: E402
+
 
 def _parser() -> argparse.ArgumentParser:
     from fer_app.faces import DETECTORS
@@ -32,6 +34,7 @@ def _parser() -> argparse.ArgumentParser:
                     help="classify each face once (default: average over 10 shifted/mirrored views, as the app "
                          "and the reported test figures do)")
     pr.add_argument("--model", default=None, help="model directory (default: the shipped models/)")
+    cli_explain.add_arguments(pr)
     from fer_app import cli_video
 
     cli_video.add_parser(sub)
@@ -76,6 +79,11 @@ def predict(args) -> int:
             print(f"error: cannot write annotated images into {out_dir}: {exc.strerror or exc}", file=sys.stderr)
             return 2
     try:
+        explainer = cli_explain.Explainer.from_args(args)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    try:
         classifier = load_classifier(args.model)
     except ModelLoadError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -86,10 +94,13 @@ def predict(args) -> int:
         record = {"image": path, "faces": [], "error": None}
         try:
             rgb = load_image(path)
-            faces = analyze_array(rgb, args.detector or PHOTO_DETECTOR, args.min_face, args.tta, classifier)
+            analysis = (rgb, args.detector or PHOTO_DETECTOR, args.min_face, args.tta, classifier)
+            faces = explainer.analyze(*analysis) if explainer else analyze_array(*analysis)
             record["faces"] = [{"box": list(f.box), "score": f.score, "emotion": f.emotion,
                                 "probabilities": {k: round(v, 5) for k, v in f.probabilities.items()}}
                                for f in faces]
+            if explainer:
+                explainer.write(path, record["faces"], classifier)
             if out_dir:
                 from PIL import Image
 
@@ -109,6 +120,9 @@ def predict(args) -> int:
             for i, f in enumerate(record["faces"], start=1):
                 top = f["probabilities"][f["emotion"]]
                 print(f"{path}: face {i} at {tuple(f['box'])}: {f['emotion']} ({top * 100:.0f}%)", flush=True)
+                if "explanation" in f:
+                    print(f"{path}: face {i} {f['explained_emotion']}: {f['explanation_reading']} "
+                          f"({f['explanation']})", flush=True)
     return 1 if failed else 0
 
 
