@@ -81,15 +81,26 @@ def tiny_data(tmp_path_factory) -> dict:
 
 @pytest.fixture(scope="session")
 def tiny_model(tiny_data, tmp_path_factory) -> Path:
-    """A model trained for 1 head + 1 fine-tune epoch on the tiny dataset (small and fast), keeping a
-    snapshot of the fine-tune epoch's weights (snapshots/epoch_002.weights.h5)."""
+    """A model trained for 1 head + 2 fine-tune epochs on the tiny dataset (small and fast); its figures are
+    pinned in tests/test_train.py (the same command before and after the training code's refactor)."""
     out = tmp_path_factory.mktemp("tinymodel")
-    r = run_cli("-m", "training.train", "--data", str(tiny_data["folders"]), "--out", str(out),
-                "--epochs", "1", "--head-epochs", "1", "--img-size", "32", "--alpha", "0.35",
-                "--weights", "none", "--batch-size", "32", "--erase", "0.5", "--mixup", "0.2", "--cutmix", "0.5", "--cache-dir", str(tiny_data["cache"]), "--quiet",
-                "--snapshot-every", "1")
+    r = run_cli("-m", "training.train", "--data", str(tiny_data["folders"]), "--out", str(out), *TINY_MODEL_ARGS,
+                "--cache-dir", str(tiny_data["cache"]), "--quiet")
     assert r.returncode == 0, r.stderr[-3000:]
     return out
+
+
+TINY_MODEL_ARGS = ["--epochs", "2", "--head-epochs", "1", "--img-size", "32", "--alpha", "0.35", "--weights", "none",
+                   "--batch-size", "32", "--label-smoothing", "0.1", "--seed", "0"]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def decoded_image_cache_in_tmp(tmp_path_factory):
+    """Tests that read a dataset without naming a cache folder cache it here, not in ~/.cache/fer_app
+    (``training.data.default_cache_dir``; CLIs started by the tests inherit it)."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("FER_CACHE_DIR", str(tmp_path_factory.mktemp("fer_cache")))
+        yield
 
 
 def tree_digest(root: Path) -> dict[str, tuple[int, str]]:

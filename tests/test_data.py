@@ -1,4 +1,5 @@
-"""training.data: both layouts, caching, read-only, corrupt files, error paths, stratified split."""
+"""training.data (both layouts, caching, read-only, corrupt files, error paths, stratified split) and
+training.augment (one warp per face, random erasing, mixup)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import pytest
 
 from conftest import run_cli, tree_digest
 from fer_app.labels import EMOTIONS
-from training.data import DatasetError, load_model_split, load_split, stratified_split
+from training.data import DatasetError, load_model_split, load_model_splits, load_split, stratified_split
 
 
 def test_csv_and_folders_give_the_same_images_and_labels(tiny_data):
@@ -35,6 +36,7 @@ def test_corrupt_and_empty_files_are_skipped_counted_and_named(tiny_data, caplog
     assert len(csv_train.skipped) == 1  # the broken CSV row
 
 
+@pytest.mark.slow
 def test_dataset_directory_is_byte_identical_after_loading_and_training(tiny_data, tiny_model):
     before = tree_digest(tiny_data["folders"])
     load_split(tiny_data["folders"], "train", tiny_data["cache"])
@@ -71,6 +73,11 @@ def test_a_models_split_is_drawn_with_its_own_val_fraction_and_seed(tiny_data):
     assert val.sources != load_split(root, "val", cache, 0.25, 0).sources  # and so was the seed
     # a config without the keys gets training's defaults
     assert load_model_split(root, "val", {}, cache).sources == load_split(root, "val", cache).sources
+    # both splits from one read are the same as from two
+    both = load_model_splits(root, settings, cache)
+    assert [s.name for s in both] == ["train", "val"]
+    for one, alone in zip(both, (train, val)):
+        assert np.array_equal(one.x, alone.x) and np.array_equal(one.y, alone.y) and one.sources == alone.sources
 
 
 def test_stratified_split_is_seeded_and_keeps_class_proportions():
@@ -84,6 +91,7 @@ def test_stratified_split_is_seeded_and_keeps_class_proportions():
     assert not np.array_equal(va, va3)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", ["missing_class", "empty_class", "not_a_dataset", "no_such_path"])
 def test_bad_datasets_stop_with_one_line_and_exit_2(case, tiny_data, tmp_path):
     root = tmp_path / "data"
@@ -110,7 +118,7 @@ def test_bad_datasets_stop_with_one_line_and_exit_2(case, tiny_data, tmp_path):
 
 
 def test_random_erasing_replaces_one_rectangle_in_about_the_requested_share_of_faces():
-    from training.data import random_erase
+    from training.augment import random_erase
 
     x = np.full((400, 48, 48, 1), 100.0, np.float32)
     out = np.asarray(random_erase(x, 0.5))
@@ -129,7 +137,7 @@ def test_random_erasing_replaces_one_rectangle_in_about_the_requested_share_of_f
 def test_mixup_blends_images_and_labels_with_the_same_weight():
     import tensorflow as tf
 
-    from training.data import mixup
+    from training.augment import mixup
 
     tf.random.set_seed(0)  # Beta(0.2, 0.2) leaves about a quarter of the images unmixed: fix the draw
     n = 64
@@ -154,36 +162,6 @@ def test_mixup_blends_images_and_labels_with_the_same_weight():
     assert checked > n // 3
 
 
-def test_cutmix_pastes_one_box_from_one_partner_and_mixes_labels_by_its_area():
-    import tensorflow as tf
-
-    from training.data import cutmix
-
-    tf.random.set_seed(0)
-    n, k = 200, len(EMOTIONS)
-    x = np.repeat(np.arange(n, dtype=np.float32)[:, None, None, None], 48, axis=1).repeat(48, axis=2)
-    y = np.eye(k, dtype=np.float32)[np.arange(n) % k]
-    xm, ym = (np.asarray(t) for t in cutmix(tf.constant(x), tf.constant(y), 0.5))
-    np.testing.assert_allclose(ym.sum(axis=1), 1.0, atol=1e-5)
-    changed = (xm != x)[..., 0]
-    hit = changed.reshape(n, -1).any(axis=1)
-    assert 0.35 < hit.mean() < 0.65  # about half the faces (a few paste their own face or an empty box)
-    for i in np.flatnonzero(hit):
-        m = changed[i]
-        partners = np.unique(xm[i][..., 0][m])
-        assert len(partners) == 1  # one partner face
-        rows, cols = np.flatnonzero(m.any(axis=1)), np.flatnonzero(m.any(axis=0))
-        assert m[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1].all()  # one axis-aligned box
-        j = int(partners[0])
-        if j % k != i % k:  # the partner's class gets exactly the pasted share
-            assert ym[i, j % k] == pytest.approx(m.mean(), abs=1e-5)
-            assert ym[i, i % k] == pytest.approx(1.0 - m.mean(), abs=1e-5)
-    np.testing.assert_array_equal(ym[~hit & (xm == x).all(axis=(1, 2, 3))].max(axis=1) >= 1.0 - 1e-6, True)
-    xo, yo = (np.asarray(t) for t in cutmix(tf.constant(x), tf.constant(y), 0.0))
-    np.testing.assert_array_equal(xo, x)
-    np.testing.assert_array_equal(yo, y)
-
-
 def _smooth_faces(n=64, seed=0):
     """Face-like test images: smoothed noise stretched to 0..255 (natural images' high frequencies are weak)."""
     import cv2
@@ -194,7 +172,7 @@ def _smooth_faces(n=64, seed=0):
 
 
 def test_augment_faces_keeps_shape_and_range_and_strength_zero_only_mirrors():
-    from training.data import augment_faces
+    from training.augment import augment_faces
 
     x = _smooth_faces()
     out = augment_faces(x, 1.0, np.random.default_rng(0))
@@ -210,30 +188,28 @@ def test_augment_faces_keeps_shape_and_range_and_strength_zero_only_mirrors():
 
 
 def test_training_faces_stay_sharp_with_one_warp_and_blur_with_the_keras_chain():
-    """The train/serve skew fixed by "affine-once-v2": the Keras chain resamples each face three times."""
-    from augmentation_sharpness import sharpness as _sharpness
-    from training.data import make_augmenter
+    """The train/serve skew fixed by one warp per face: a chain of Keras layers resamples each face three times."""
+    from augmentation_sharpness import augmenters, sharpness
 
     x = _smooth_faces()
-    sharp = _sharpness(x)
-    for kind, low, high in (("affine-once-v2", 0.85, 1.15), ("keras-chain-v1", 0.0, 0.75)):
-        out = np.asarray(make_augmenter(1.0, 0, kind)(x[..., None].astype(np.float32)))[..., 0]
-        assert low <= _sharpness(out) / sharp <= high, kind
-    with pytest.raises(ValueError, match="unknown augmentation"):
-        make_augmenter(1.0, 0, "blur")
+    sharp = sharpness(x)
+    for kind, augment in augmenters(1.0, 0).items():
+        low, high = (0.85, 1.15) if kind == "affine-once-v2" else (0.0, 0.75)
+        assert low <= sharpness(augment(x[..., None].astype(np.float32))[..., 0]) / sharp <= high, kind
 
 
 def test_one_warp_augmentation_is_fresh_every_batch_and_epoch_and_repeatable():
     import keras
 
-    from training.data import Split, make_augmenter, make_dataset
+    from training.augment import augment_dataset
+    from training.data import Split, make_dataset
 
     face = _smooth_faces(1)
     split = Split("t", np.repeat(face, 256, axis=0), np.zeros(256, int))
 
     def two_epochs():
         keras.utils.set_random_seed(5)
-        ds = make_dataset(split, 128, True, make_augmenter(1.0, 5), 5)
+        ds = make_dataset(split, 128, True, 5, lambda batches: augment_dataset(batches, 1.0, 5))
         return [np.concatenate([b[0].numpy() for b in ds]) for _ in range(2)]
 
     first, second = two_epochs()

@@ -1,6 +1,6 @@
 """The shipped model in models/: files, sizes, agreement, and its accuracy on FER-2013's test split
 (../shared/fer2013/test, skipped when absent). The figures below are what the shipped model achieved
-(models/metrics.json, `python -m training.evaluate --tta`); the test allows one point less."""
+(models/metrics.json, `python -m training.evaluate --tta`): evaluating it again must give them, to the face."""
 
 from __future__ import annotations
 
@@ -42,31 +42,35 @@ def test_history_has_both_phases():
 
 
 @pytest.fixture(scope="module")
-def test_results():
+def test_results(tmp_path_factory):
     from fer_app.model import load_classifier
     from training.data import load_split
     from training.evaluate import evaluate
 
-    split = load_split(SHARED_FER, "test")
+    split = load_split(SHARED_FER, "test", tmp_path_factory.mktemp("fer_cache"))
     return split, evaluate(load_classifier(), split.x, split.y, tta=True)
 
 
+@pytest.mark.slow
 @needs_shared_fer
-def test_accuracy_on_the_test_split_holds(test_results):
+def test_accuracy_on_the_test_split_is_the_shipped_figure(test_results):
     _, m = test_results
     assert m["n"] == 3589
-    assert m["accuracy"] >= ACHIEVED_TTA_ACCURACY - 0.01
-    assert m["macro_f1"] >= ACHIEVED_TTA_MACRO_F1 - 0.01
+    # the same faces, model and code give the same answers: within one face of 3,589 (a float tie on another CPU)
+    assert abs(m["accuracy"] - ACHIEVED_TTA_ACCURACY) < 1 / 3589
+    assert abs(m["macro_f1"] - ACHIEVED_TTA_MACRO_F1) < 0.002
     shipped = json.loads((MODELS / "metrics.json").read_text())
-    assert abs(shipped["accuracy"] - m["accuracy"]) < 0.005  # metrics.json describes this model
+    assert abs(shipped["accuracy"] - m["accuracy"]) < 1 / 3589  # metrics.json describes this model
 
 
+@pytest.mark.slow
 @needs_shared_fer
 def test_probabilities_are_calibrated(test_results):
     _, m = test_results
     assert m["ece"] <= 0.05
 
 
+@pytest.mark.slow
 @needs_shared_fer
 def test_gamma_and_contrast_changes_cost_at_most_1_5_points(test_results):
     from fer_app.model import load_classifier

@@ -12,18 +12,23 @@ from __future__ import annotations
 
 import argparse
 import json
+import subprocess
 import sys
 from pathlib import Path
 
 from fer_app import preprocess
 from fer_app.calibration import apply_temperature, expected_calibration_error, fit_temperature
-from fer_app.model import EmotionClassifier, ModelLoadError, model_dir_of
+from fer_app.model import EmotionClassifier, ModelLoadError
 from training.data import DatasetError, Split, load_model_split
 from training.memory import peak_rss_mb
+from training.quiet import quiet_tensorflow
+from training.run_dir import RunDir
 
 
-def calibrate(model_dir: Path, val: Split) -> dict:
-    clf = EmotionClassifier(model_dir, backend="keras")
+def calibrate(run: RunDir, val: Split) -> dict:
+    """Fit both temperatures of the model in ``run`` on ``val`` and add them (and the validation figures)
+    to its config.json."""
+    clf = EmotionClassifier(run.path, backend="keras")
     raw = clf.predict_raw(val.x)
     tta = clf.predict_raw_tta(val.x)
     t, t_tta = fit_temperature(raw, val.y), fit_temperature(tta, val.y)
@@ -37,11 +42,21 @@ def calibrate(model_dir: Path, val: Split) -> dict:
         "val_ece_calibrated": expected_calibration_error(apply_temperature(raw, t), val.y),
         "val_ece_tta_calibrated": expected_calibration_error(apply_temperature(tta, t_tta), val.y),
     }
-    config_path = model_dir / "config.json"
-    config = json.loads(config_path.read_text())
-    config.update(result)
-    config_path.write_text(json.dumps(config, indent=2) + "\n")
+    run.update_config(**result)
     return result
+
+
+def calibrate_in_subprocess(model_dir: Path, data, cache_dir=None, verbose: bool = False) -> float:
+    """Run ``python -m training.calibrate`` on ``model_dir`` in a fresh process (so that its memory does not
+    stack on the caller's); returns the child's own peak RSS in MB, which it reports itself (``training.memory``)."""
+    cmd = [sys.executable, "-m", "training.calibrate", "--model", str(Path(model_dir).resolve()),
+           "--data", str(Path(data).resolve())]
+    cmd += ["--cache-dir", str(Path(cache_dir).resolve())] if cache_dir else []
+    cmd += ["--verbose"] if verbose else []
+    r = subprocess.run(cmd, capture_output=True, text=True)
+    if r.returncode != 0:
+        raise RuntimeError(f"calibration failed (rerun: {' '.join(cmd[1:])}):\n{r.stderr[-2000:]}")
+    return round(float(json.loads(r.stdout.strip().splitlines()[-1])["peak_rss_mb"]), 1)
 
 
 def main(argv=None) -> int:
@@ -49,17 +64,16 @@ def main(argv=None) -> int:
     p.add_argument("--model", required=True, help="model directory (config.json + model.keras)")
     p.add_argument("--data", required=True)
     p.add_argument("--cache-dir", default=None)
+    p.add_argument("--verbose", action="store_true", help="show TensorFlow's start-up notices")
     args = p.parse_args(argv)
     try:
-        model_dir = model_dir_of(args.model)
-        config_path = model_dir / "config.json"
-        if not config_path.is_file():
-            raise ModelLoadError(f"no model config at {config_path}")
-        settings = json.loads(config_path.read_text()).get("settings", {})
+        run = RunDir.of(args.model)
+        settings = run.settings()
+        quiet_tensorflow(args.verbose)
         val = load_model_split(args.data, "val", settings, args.cache_dir)
-        result = calibrate(model_dir, val)
+        result = calibrate(run, val)
         print(json.dumps({**result, "peak_rss_mb": round(peak_rss_mb(), 1)}))
-    except (DatasetError, ModelLoadError) as exc:
+    except (DatasetError, ModelLoadError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     return 0

@@ -1,4 +1,4 @@
-"""FER-2013 loading: Kaggle folders or the original ``fer2013.csv`` -> cached uint8 faces -> tf.data.
+"""Reading FER-2013: Kaggle folders or the original ``fer2013.csv`` -> cached uint8 faces -> tf.data.
 
 * Read-only: nothing is ever written inside the dataset directory.
 * Every image goes through :func:`fer_app.preprocess.normalize_face` once, and the 48x48 uint8
@@ -6,8 +6,8 @@
   files (names, sizes, modification times) and the preprocessing version.
 * The validation set is a stratified, seeded split of train; the test split is only read by
   evaluation.
-* Batches are resized (inside the model) and augmented on the fly, so memory stays at ~2.3 KB per
-  image whatever the network's input size.
+* Batches are resized inside the model and augmented on the fly (``training.augment``), so memory stays
+  at ~2.3 KB per image whatever the network's input size.
 """
 
 from __future__ import annotations
@@ -232,8 +232,7 @@ def load_split(root, split: str, cache_dir=None, val_fraction: float = 0.1, seed
     full = _load_source_split(root, source_split, cache_dir)
     if split in ("train", "val"):
         train_idx, val_idx = stratified_split(full.y, val_fraction, seed)
-        idx = train_idx if split == "train" else val_idx
-        return Split(split, full.x[idx], full.y[idx], [full.sources[i] for i in idx], full.skipped)
+        return _subset(full, split, train_idx if split == "train" else val_idx)
     return full
 
 
@@ -242,6 +241,17 @@ def load_model_split(root, split: str, settings: dict, cache_dir=None) -> Split:
     'val' are drawn with that model's ``val_fraction`` and ``seed`` (defaults 0.1 and 0, as in training),
     so a tool that evaluates or calibrates the model on 'val' never touches its training images."""
     return load_split(root, split, cache_dir, settings.get("val_fraction", 0.1), settings.get("seed", 0))
+
+
+def load_model_splits(root, settings: dict, cache_dir=None) -> tuple[Split, Split]:
+    """('train', 'val') as the model trained with ``settings`` saw them, from one read of the dataset."""
+    full = _load_source_split(Path(root), "train", cache_dir)
+    train_idx, val_idx = stratified_split(full.y, settings.get("val_fraction", 0.1), settings.get("seed", 0))
+    return _subset(full, "train", train_idx), _subset(full, "val", val_idx)
+
+
+def _subset(full: Split, name: str, idx: np.ndarray) -> Split:
+    return Split(name, full.x[idx], full.y[idx], [full.sources[i] for i in idx], full.skipped)
 
 
 def _load_source_split(root: Path, split: str, cache_dir) -> Split:
@@ -308,188 +318,13 @@ def class_weights(y: np.ndarray, mode: str = "sqrt") -> dict[int, float] | None:
     return {i: float(v) for i, v in enumerate(w)}
 
 
-#: Training augmentations, by the name a run's config records. Both draw the same ranges (mirror,
-#: rotation +-10 deg, shift +-10 %, zoom +-10 %, contrast +-20 %, brightness +-10 %, x strength).
-#: "keras-chain-v1" chains Keras layers that each resample the face bilinearly: three resamplings blur
-#: training faces to 40 % of their sharpness (mean |Laplacian| of validation faces,
-#: ``benchmarks/augmentation_sharpness.py``), while validation, test and the app see sharp faces.
-#: "affine-once-v2" warps each face once (one composed affine transform, bicubic): 81 %. The shipped
-#: model (``soup24v2``) was trained with v2, the one before it (``soup96``) with v1; runs without the
-#: setting in their config are v1 runs.
-AUGMENTATIONS = ("keras-chain-v1", "affine-once-v2")
-LEGACY_AUGMENTATION = "keras-chain-v1"
-DEFAULT_AUGMENTATION = "affine-once-v2"
-
-
-def augment_faces(faces: np.ndarray, strength: float, rng: np.random.Generator) -> np.ndarray:
-    """Training augmentation of a batch of faces (N, 48, 48) in [0, 255] -> float32, same shape.
-
-    Per face: a mirror with probability 0.5; then, scaled by ``strength`` (0 keeps only the mirror),
-    rotation +-10 deg, shift +-10 %, zoom +-10 % composed into **one** affine warp (bicubic, reflected
-    borders), contrast +-20 % around the face's mean and brightness +-10 % of the range, clipped to
-    [0, 255].
-    """
-    import cv2
-
-    n, h, w = faces.shape
-    out = np.array(faces, np.float32)
-    flip = rng.random(n) < 0.5
-    out[flip] = out[flip, :, ::-1]
-    if strength <= 0:
-        return out
-    s = strength
-    angle = rng.uniform(-10 * s, 10 * s, n)
-    zoom = 1.0 + rng.uniform(-0.1 * s, 0.1 * s, n)
-    shift = rng.uniform(-0.1 * s, 0.1 * s, (n, 2)) * (w, h)
-    for i in range(n):
-        m = cv2.getRotationMatrix2D((w / 2 - 0.5, h / 2 - 0.5), angle[i], 1.0 / zoom[i])
-        m[:, 2] += shift[i]
-        out[i] = cv2.warpAffine(out[i], m, (w, h), flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REFLECT)
-    mean = out.mean(axis=(1, 2), keepdims=True)
-    contrast = rng.uniform(1 - 0.2 * s, 1 + 0.2 * s, (n, 1, 1))
-    brightness = rng.uniform(-0.1 * s, 0.1 * s, (n, 1, 1)) * 255.0
-    return np.clip((out - mean) * contrast + mean + brightness, 0.0, 255.0).astype(np.float32)
-
-
-def make_augmenter(strength: float = 1.0, seed: int = 0, kind: str = DEFAULT_AUGMENTATION):
-    """``augment(x, batch_seed=None)``: a float batch (N, 48, 48, 1) in [0, 255] -> augmented, same shape.
-
-    ``kind`` (one of :data:`AUGMENTATIONS`): "affine-once-v2" runs :func:`augment_faces` with a NumPy
-    generator seeded by ``batch_seed`` (``seed`` when None); :func:`make_dataset` gives every batch of every
-    epoch its own seed from a seeded stream, so transforms are fresh each epoch and a run is repeatable.
-    "keras-chain-v1" is the Keras-layer chain the model shipped before ``soup24v2`` was trained with (it ignores
-    ``batch_seed``), kept so that its recipe still reproduces it.
-    """
-    import tensorflow as tf
-
-    if kind == LEGACY_AUGMENTATION:
-        chain = _keras_chain(strength, seed)
-        return lambda x, batch_seed=None: tf.clip_by_value(chain(x, training=True), 0.0, 255.0)
-    if kind != DEFAULT_AUGMENTATION:
-        raise ValueError(f"unknown augmentation {kind!r} (choose from {', '.join(AUGMENTATIONS)})")
-
-    def run(x, batch_seed):
-        return augment_faces(x[..., 0], strength, np.random.default_rng(int(batch_seed) % 2**63))[..., None]
-
-    def augment(x, batch_seed=None):
-        batch_seed = tf.constant(seed, tf.int64) if batch_seed is None else batch_seed
-        out = tf.numpy_function(run, [x, batch_seed], tf.float32, stateful=False)
-        out.set_shape(x.shape)
-        return out
-
-    return augment
-
-
-def _keras_chain(strength: float, seed: int):
-    """"keras-chain-v1": Keras preprocessing layers, one bilinear resampling per geometric layer."""
-    import keras
-    from keras import layers
-
-    steps = [layers.RandomFlip("horizontal", seed=seed)]
-    if strength > 0:
-        s = strength
-        steps += [
-            layers.RandomRotation(10 / 360 * s, fill_mode="reflect", seed=seed + 1),
-            layers.RandomTranslation(0.1 * s, 0.1 * s, fill_mode="reflect", seed=seed + 2),
-            layers.RandomZoom(0.1 * s, fill_mode="reflect", seed=seed + 3),
-            layers.RandomContrast(0.2 * s, value_range=(0, 255), seed=seed + 4),
-            layers.RandomBrightness(0.1 * s, value_range=(0, 255), seed=seed + 5),
-        ]
-    return keras.Sequential(steps, name="augment")
-
-
-def _inside_boxes(h, w, y0, y1, x0, x1):
-    """(N, H, W) bool: pixel (r, c) of image i lies in the box [y0[i], y1[i]) x [x0[i], x1[i]) (float32 bounds)."""
-    import tensorflow as tf
-
-    rows = tf.range(h)[None, :, None]
-    cols = tf.range(w)[None, None, :]
-    return ((rows >= y0[:, None, None]) & (rows < y1[:, None, None])
-            & (cols >= x0[:, None, None]) & (cols < x1[:, None, None]))
-
-
-def random_erase(x, probability: float):
-    """Random erasing (Zhong et al. 2017) on a float batch (N, H, W, 1) in [0, 255].
-
-    With ``probability`` per image, one rectangle covering 2-20 % of the face (aspect ratio 0.3-3.3)
-    is replaced by uniform noise: the network cannot rely on any single region (mouth, eyes).
-    """
-    import tensorflow as tf
-
-    shape = tf.shape(x)
-    n, h, w = shape[0], tf.cast(shape[1], tf.float32), tf.cast(shape[2], tf.float32)
-    rng = tf.random.uniform
-    area = rng([n], 0.02, 0.2) * h * w
-    log_ratio = rng([n], tf.math.log(0.3), tf.math.log(3.3))
-    eh = tf.minimum(tf.sqrt(area * tf.exp(log_ratio)), h)
-    ew = tf.minimum(tf.sqrt(area / tf.exp(log_ratio)), w)
-    y0 = rng([n], 0.0, 1.0) * (h - eh)
-    x0 = rng([n], 0.0, 1.0) * (w - ew)
-    inside = _inside_boxes(h, w, y0, y0 + eh, x0, x0 + ew)
-    chosen = rng([n], 0.0, 1.0) < probability
-    mask = (inside & chosen[:, None, None])[..., None]
-    noise = rng(tf.shape(x), 0.0, 255.0)
-    return tf.where(mask, noise, x)
-
-
-def mixup(x, y, alpha: float):
-    """Mixup (Zhang et al. 2018) of a batch with a shuffled copy of itself.
-
-    ``y`` are one-hot (or soft) labels; one mixing weight lam ~ Beta(alpha, alpha) per image, folded to
-    lam >= 0.5 so every mixed image keeps its own label as the larger part.
-    """
-    import tensorflow as tf
-
-    n = tf.shape(x)[0]
-    g1 = tf.random.gamma([n], alpha)
-    g2 = tf.random.gamma([n], alpha)
-    lam = g1 / (g1 + g2 + 1e-12)
-    lam = tf.maximum(lam, 1.0 - lam)
-    perm = tf.random.shuffle(tf.range(n))
-    lx = lam[:, None, None, None]
-    x = lx * x + (1.0 - lx) * tf.gather(x, perm)
-    y = lam[:, None] * y + (1.0 - lam[:, None]) * tf.gather(y, perm)
-    return x, y
-
-
-def cutmix(x, y, probability: float):
-    """CutMix (Yun et al. 2019) of a batch (N, H, W, 1) with a shuffled copy of itself.
-
-    With ``probability`` per image, a box of area about 1 - lam (lam ~ U(0, 1), centre uniform, clipped at
-    the border) is pasted from the partner's face at the same place; the labels mix by the area actually
-    pasted. The same contract as ``benchmarks/gpu_ablation.py``'s NumPy version.
-    """
-    import tensorflow as tf
-
-    shape = tf.shape(x)
-    n, h, w = shape[0], shape[1], shape[2]
-    hf, wf = tf.cast(h, tf.float32), tf.cast(w, tf.float32)
-    cut = tf.sqrt(1.0 - tf.random.uniform([n]))
-    bh = tf.floor(hf * cut / 2.0)
-    bw = tf.floor(wf * cut / 2.0)
-    cy = tf.floor(tf.random.uniform([n]) * hf)
-    cx = tf.floor(tf.random.uniform([n]) * wf)
-    y0, y1 = tf.maximum(cy - bh, 0.0), tf.minimum(cy + bh, hf)
-    x0, x1 = tf.maximum(cx - bw, 0.0), tf.minimum(cx + bw, wf)
-    chosen = tf.random.uniform([n]) < probability
-    pasted = tf.where(chosen, (y1 - y0) * (x1 - x0) / (hf * wf), 0.0)
-    mask = (_inside_boxes(hf, wf, y0, y1, x0, x1) & chosen[:, None, None])[..., None]
-    perm = tf.random.shuffle(tf.range(n))
-    x = tf.where(mask, tf.gather(x, perm), x)
-    y = (1.0 - pasted[:, None]) * y + pasted[:, None] * tf.gather(y, perm)
-    return x, y
-
-
-def make_dataset(split: Split, batch_size: int, training: bool, augmenter=None, seed: int = 0,
-                 erase: float = 0.0, mixup_alpha: float = 0.0, target_fn=None, cutmix_probability: float = 0.0):
+def make_dataset(split: Split, batch_size: int, training: bool = False, seed: int = 0, augment=None):
     """tf.data pipeline of (faces float32 (N, 48, 48, 1) in [0, 255], one-hot labels) batches.
 
-    Only uint8 48x48 faces live in memory; augmentation (``augmenter``, then random erasing with
-    probability ``erase``, then mixup with Beta(``mixup_alpha``), then cutmix with probability
-    ``cutmix_probability`` per face) runs per batch and only when
-    ``training``; ``target_fn(x, y) -> y`` (distillation, ``training.distill``) then relabels each
-    augmented training batch; resizing to the network's input size and scaling happen inside the model
-    (fer_app.preprocess.model_input_stage).
+    Only the uint8 48x48 faces live in memory. ``training`` shuffles every epoch (seeded by ``seed``);
+    ``augment`` (``training.augment.augment_dataset``, training only) maps the batched dataset to its
+    augmented version. Resizing to the network's input size and scaling happen inside the model
+    (``fer_app.preprocess.model_input_stage``).
     """
     import tensorflow as tf
 
@@ -499,19 +334,6 @@ def make_dataset(split: Split, batch_size: int, training: bool, augmenter=None, 
     ds = ds.batch(batch_size)
     ds = ds.map(lambda x, y: (tf.cast(x, tf.float32), tf.one_hot(y, len(EMOTIONS))),
                 num_parallel_calls=tf.data.AUTOTUNE)
-    if training and augmenter is not None:
-        # one seed per batch from a seeded stream that differs every epoch, zipped in before the parallel map:
-        # a random op inside the map would either restart every epoch (seeded op) or hand its draws to
-        # whichever batch runs first (a shared generator), making runs unrepeatable
-        seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
-        ds = tf.data.Dataset.zip(ds, seeds).map(lambda xy, s: (augmenter(xy[0], s), xy[1]),
-                    num_parallel_calls=tf.data.AUTOTUNE)
-    if training and erase > 0:
-        ds = ds.map(lambda x, y: (random_erase(x, erase), y), num_parallel_calls=tf.data.AUTOTUNE)
-    if training and mixup_alpha > 0:
-        ds = ds.map(lambda x, y: mixup(x, y, mixup_alpha), num_parallel_calls=tf.data.AUTOTUNE)
-    if training and cutmix_probability > 0:
-        ds = ds.map(lambda x, y: cutmix(x, y, cutmix_probability), num_parallel_calls=tf.data.AUTOTUNE)
-    if training and target_fn is not None:
-        ds = ds.map(lambda x, y: (x, target_fn(x, y)), num_parallel_calls=1)
+    if augment is not None:
+        ds = augment(ds)
     return ds.prefetch(tf.data.AUTOTUNE)

@@ -11,6 +11,7 @@ one JSON object; ``--out DIR`` writes ``metrics.json``, ``confusion_matrix.png``
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 import time
@@ -23,34 +24,25 @@ from fer_app.labels import EMOTIONS
 from fer_app.model import EmotionClassifier, ModelLoadError
 from training.data import DatasetError, load_model_split
 from training.gallery import write_gallery
+from training.quiet import native_stderr_hidden, quiet_tensorflow
 
 
-def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, k: int = len(EMOTIONS)) -> np.ndarray:
-    cm = np.zeros((k, k), np.int64)
-    np.add.at(cm, (y_true, y_pred), 1)
-    return cm
+def classification_metrics(y_true: np.ndarray, y_pred: np.ndarray) -> dict:
+    """accuracy, macro_f1, per-class precision/recall/f1/support and the confusion matrix (rows true, columns
+    predicted), by scikit-learn; a class never predicted has precision 0."""
+    from sklearn.metrics import accuracy_score, confusion_matrix, precision_recall_fscore_support
 
-
-def metrics_from_confusion(cm: np.ndarray) -> dict:
-    """accuracy, macro_f1 and per-class precision/recall/f1/support from a confusion matrix."""
-    cm = np.asarray(cm)
-    tp = np.diag(cm).astype(np.float64)
-    support = cm.sum(axis=1)
-    predicted = cm.sum(axis=0)
-    precision = np.divide(tp, predicted, out=np.zeros_like(tp), where=predicted > 0)
-    recall = np.divide(tp, support, out=np.zeros_like(tp), where=support > 0)
-    denom = precision + recall
-    f1 = np.divide(2 * precision * recall, denom, out=np.zeros_like(tp), where=denom > 0)
-    n = int(cm.sum())
+    labels = list(range(len(EMOTIONS)))
+    precision, recall, f1, support = precision_recall_fscore_support(y_true, y_pred, labels=labels, zero_division=0)
     return {
-        "accuracy": float(tp.sum() / n) if n else 0.0,
+        "accuracy": float(accuracy_score(y_true, y_pred)) if len(y_true) else 0.0,
         "macro_f1": float(f1.mean()),
         "per_class": {name: {"precision": round(float(p), 4), "recall": round(float(r), 4),
                              "f1": round(float(f), 4), "support": int(s)}
                       for name, p, r, f, s in zip(EMOTIONS, precision, recall, f1, support)},
-        "confusion_matrix": cm.astype(int).tolist(),
+        "confusion_matrix": confusion_matrix(y_true, y_pred, labels=labels).tolist(),
         "labels": list(EMOTIONS),
-        "n": n,
+        "n": int(len(y_true)),
     }
 
 
@@ -58,7 +50,7 @@ def evaluate(clf: EmotionClassifier, x: np.ndarray, y: np.ndarray, tta: bool = F
     """The report's metrics for faces ``x`` (N, 48, 48) with labels ``y`` (or for their ``probs``, if given)."""
     if probs is None:
         probs = clf.predict_prepared(x[..., None], tta=tta)
-    result = metrics_from_confusion(confusion_matrix(y, probs.argmax(axis=1)))
+    result = classification_metrics(y, probs.argmax(axis=1))
     result.update(ece=round(expected_calibration_error(probs, y), 4), nll=round(nll(probs, y), 4),
                   temperature=clf.temperature_tta if tta else clf.temperature, tta=tta)
     return result
@@ -116,7 +108,9 @@ def main(argv=None) -> int:
     p.add_argument("--val-fraction", type=float, default=None, help="default: the model's own setting")
     p.add_argument("--seed", type=int, default=None, help="default: the model's own setting")
     p.add_argument("--cache-dir", default=None)
+    p.add_argument("--verbose", action="store_true", help="show TensorFlow's start-up notices")
     args = p.parse_args(argv)
+    quiet_tensorflow(args.verbose, import_now=False)  # the TFLite backend needs no TensorFlow
     if args.out:  # before the evaluation, not after it
         try:
             Path(args.out).mkdir(parents=True, exist_ok=True)
@@ -124,7 +118,8 @@ def main(argv=None) -> int:
             print(f"error: cannot write the report into {args.out}: {exc.strerror or exc}", file=sys.stderr)
             return 2
     try:
-        clf = EmotionClassifier(model_path=args.model, backend=args.backend) if args.model else EmotionClassifier(backend=args.backend)
+        with contextlib.nullcontext() if args.verbose else native_stderr_hidden():  # a Keras model imports TensorFlow
+            clf = EmotionClassifier(model_path=args.model, backend=args.backend) if args.model else EmotionClassifier(backend=args.backend)
         overrides = {"val_fraction": args.val_fraction, "seed": args.seed}
         settings = {**clf.config.get("settings", {}), **{k: v for k, v in overrides.items() if v is not None}}
         split = load_model_split(args.data, args.split, settings, args.cache_dir)

@@ -19,6 +19,7 @@ import numpy as np
 
 from fer_app.model import EmotionClassifier, ModelLoadError, model_dir_of
 from training.data import DatasetError, load_split
+from training.quiet import quiet_tensorflow
 
 
 def export_tflite(keras_path: Path, out_path: Path) -> int:
@@ -53,6 +54,7 @@ def main(argv=None) -> int:
     p.add_argument("--split", default="test")
     p.add_argument("--min-agreement", type=float, default=0.995)
     p.add_argument("--cache-dir", default=None)
+    p.add_argument("--verbose", action="store_true", help="show TensorFlow's start-up notices")
     args = p.parse_args(argv)
     if not 0.0 <= args.min_agreement <= 1.0:
         p.error(f"--min-agreement is a fraction of faces, in [0, 1]; got {args.min_agreement}")
@@ -65,6 +67,7 @@ def main(argv=None) -> int:
     if not keras_path.is_file():
         print(f"error: {keras_path} not found", file=sys.stderr)
         return 2
+    quiet_tensorflow(args.verbose)
     size = export_tflite(keras_path, model_dir / "model.tflite")
     print(f"wrote {model_dir / 'model.tflite'} ({size / 1e6:.1f} MB)")
     if args.data:

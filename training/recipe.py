@@ -1,7 +1,6 @@
 """The shipped model's whole recipe in one command: ``python -m training.recipe --data PATH --weights W``.
 
-Two training runs and a weight average (``--with-distillation``: three training runs instead), each an
-ordinary, resumable step under ``--out``:
+Two training runs and a weight average, each an ordinary, resumable step under ``--out``:
 
 1. ``m96``: MobileNetV2 (ImageNet init) at 96 px, 1 head + 24 fine-tuning epochs (``--first-epochs``) at a
    peak learning rate of 5e-4 (``--first-lr``), label smoothing;
@@ -10,15 +9,8 @@ ordinary, resumable step under ``--out``:
 3. ``soup96`` (shipped): the mean of ``m96``'s and ``s96``'s weights with BatchNorm statistics
    re-estimated on clean training faces (``training.soup``, about 3 minutes; ``docs/experiments.md``);
 
-every training stage with one affine warp per face (``--augmentation affine-once-v2``). The folders keep
-the names of the input size (96 px); the shipped model was trained as ``m24v2``, ``s24v2``, ``soup24v2``.
-The model shipped before it, trained with the Keras-layer chain that blurred every training face, is
-``--first-epochs 36 --augmentation keras-chain-v1``;
-
-or, with ``--with-distillation``, instead of 3: ``d96``, ``s96``'s recipe again from ``m96`` with targets
-that are 70 % the mean of ``m96`` and ``s96`` on the same augmented batches (``training.distill``) and
-30 % the label (measured with the earlier augmentation and 36 first-stage epochs: below that recipe's
-soup, and about 3.3 hours and 4 GB, over issue #4's budget);
+every training stage with one affine warp per face (``training.augment``). The folders keep the names of
+the input size (96 px); the shipped model was trained as ``m24v2``, ``s24v2``, ``soup24v2``;
 
 then TFLite export with its agreement check and the test-split report of the final model. Rerunning the
 command after a kill continues where it stopped (finished steps are skipped, a cut run resumes).
@@ -42,64 +34,48 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from training.data import AUGMENTATIONS, DEFAULT_AUGMENTATION, LEGACY_AUGMENTATION
+from training.run_dir import RunDir
 from training.train import outside_range
 
-#: fine-tuning epochs of the first stage (``m96``) in the shipped recipe (the model shipped before it had 36)
+#: fine-tuning epochs of the first stage (``m96``) in the shipped recipe
 FIRST_EPOCHS = 24
 #: peak learning rate of the first stage in the shipped recipe
 FIRST_LR = 5e-4
 #: (name, training.train arguments after --data/--out) of every stage, in order.
 STAGES = [
     ("m96", ["--img-size", "96", "--alpha", "1.0", "--epochs", "{first_epochs}", "--head-epochs", "1", "--lr", "{first_lr}",
-             "--augment", "1.0", "--label-smoothing", "0.1", "--class-weight", "sqrt", "--patience", "8",
-             "--augmentation", "{augmentation}"]),
+             "--augment", "1.0", "--label-smoothing", "0.1", "--class-weight", "sqrt", "--patience", "8"]),
     ("s96", ["--init-from", "{out}/m96", "--head-epochs", "0", "--img-size", "96", "--alpha", "1.0",
              "--epochs", "12", "--lr", "2e-4", "--augment", "1.0", "--label-smoothing", "0.1", "--erase", "0.5",
-             "--mixup", "0.2", "--class-weight", "sqrt", "--patience", "12",
-             "--augmentation", "{augmentation}"]),
-    ("d96", ["--init-from", "{out}/m96", "--teacher", "{out}/m96", "{out}/s96", "--distill", "0.7",
-             "--head-epochs", "0", "--img-size", "96", "--alpha", "1.0", "--epochs", "{student_epochs}",
-             "--lr", "2e-4", "--augment", "1.0", "--label-smoothing", "0.1", "--erase", "0.5", "--mixup", "0.2",
-             "--class-weight", "sqrt", "--patience", "{student_epochs}",
-             "--augmentation", "{augmentation}"]),
+             "--mixup", "0.2", "--class-weight", "sqrt", "--patience", "12"]),
 ]
-DISTILLED = "d96"
-#: the weight average of the two training stages' models, the recipe's final model without distillation
+#: the weight average of the two training stages' models, the recipe's final model
 SOUP, SOUP_MEMBERS = "soup96", ("m96", "s96")
 
 
-def stage_names(with_distillation: bool) -> list[str]:
-    """The training stages to run, in order."""
-    return [name for name, _ in STAGES if name != DISTILLED or with_distillation]
-
-
-def final_model(with_distillation: bool) -> str:
-    """The step whose model the recipe exports and reports."""
-    return DISTILLED if with_distillation else SOUP
+def common_args(args) -> list[str]:
+    """The options every step takes from the recipe's command."""
+    return ((["--cache-dir", args.cache_dir] if args.cache_dir else [])
+            + (["--verbose"] if args.verbose else []))
 
 
 def soup_args(args) -> list[str]:
     argv = ["--data", args.data, "--out", f"{args.out}/{SOUP}", "--models", *(f"{args.out}/{m}" for m in SOUP_MEMBERS)]
-    return argv + (["--cache-dir", args.cache_dir] if args.cache_dir else [])
+    return argv + common_args(args)
 
 
 def soup_done(out: Path) -> bool:
-    config = out / "config.json"
-    return config.is_file() and "soup_seconds" in json.loads(config.read_text())
+    run = RunDir(out)
+    return run.has_config() and "soup_seconds" in run.read_config()
 
 
 def stage_args(name: str, args) -> list[str]:
     template = dict(STAGES)[name]
-    values = {"out": args.out, "student_epochs": str(args.student_epochs),
-              "first_epochs": str(args.first_epochs), "augmentation": args.augmentation,
-              "first_lr": repr(args.first_lr)}
+    values = {"out": args.out, "first_epochs": str(args.first_epochs), "first_lr": repr(args.first_lr)}
     argv = ["--data", args.data, "--out", f"{args.out}/{name}", "--resume", "--quiet"]
     if name == "m96":
         argv += ["--weights", args.weights]
-    if args.cache_dir:
-        argv += ["--cache-dir", args.cache_dir]
-    return argv + [a.format(**values) for a in template]
+    return argv + common_args(args) + [a.format(**values) for a in template]
 
 
 #: one JSON object per line: a step's start and end in every session that worked on the recipe's folder
@@ -178,20 +154,15 @@ def main(argv=None) -> int:
     p.add_argument("--data", required=True, help="FER-2013 root (train/ and test/ folders) or fer2013.csv")
     p.add_argument("--weights", default="imagenet", help="ImageNet MobileNetV2 weights: 'imagenet' or a .weights.h5 file")
     p.add_argument("--out", default="runs/recipe", help="one subfolder per stage (default runs/recipe)")
-    p.add_argument("--with-distillation", action="store_true",
-                   help="end with the distilled d96 stage (about +1 hour) instead of the soup96 average")
-    p.add_argument("--student-epochs", type=int, default=10)
     p.add_argument("--first-epochs", type=int, default=FIRST_EPOCHS,
                    help=f"fine-tuning epochs of the first stage m96 (default {FIRST_EPOCHS}, the shipped model's)")
     p.add_argument("--first-lr", type=float, default=FIRST_LR,
                    help=f"peak learning rate of the first stage m96 (default {FIRST_LR}, the shipped model's)")
-    p.add_argument("--augmentation", choices=AUGMENTATIONS, default=DEFAULT_AUGMENTATION,
-                   help=f"training augmentation of every stage (default {DEFAULT_AUGMENTATION}, the shipped model's; "
-                        f"{LEGACY_AUGMENTATION} with --first-epochs 36 reproduces the model shipped before it)")
     p.add_argument("--cache-dir", default=None)
+    p.add_argument("--verbose", action="store_true", help="show TensorFlow's start-up notices in every step")
     args = p.parse_args(argv)
-    if args.first_epochs < 1 or args.student_epochs < 1:
-        p.error("--first-epochs and --student-epochs must be at least 1")
+    if args.first_epochs < 1:
+        p.error("--first-epochs must be at least 1")
     allowed = outside_range("lr", args.first_lr)  # the first stage's --lr, checked before any step starts
     if allowed:
         p.error(f"--first-lr must be {allowed}, got {args.first_lr}")
@@ -211,19 +182,18 @@ def main(argv=None) -> int:
 
 
 def _run(args, out: Path) -> int:
-    for name in stage_names(args.with_distillation):
+    for name, _ in STAGES:
         logging.info("stage %s", name)
         code = run_step(name, "training.train", stage_args(name, args), out)
         if code:
             return code
-    final = final_model(args.with_distillation)
-    shipped = str(out / final)
-    if final == SOUP and not soup_done(Path(shipped)):
+    shipped = str(out / SOUP)
+    if not soup_done(Path(shipped)):
         logging.info("stage %s", SOUP)
         code = run_step(SOUP, "training.soup", soup_args(args), out)
         if code:
             return code
-    data = ["--data", args.data] + (["--cache-dir", args.cache_dir] if args.cache_dir else [])
+    data = ["--data", args.data] + common_args(args)
     code = run_step("export", "training.export", ["--model", shipped] + data, out)
     if code:
         return code

@@ -12,13 +12,11 @@ Two things, each measured on validation in ``docs/experiments.md``:
 2. **Weight averaging** ("model soup"): the element-wise mean of the members' weights. It works for
    members on one training trajectory (a run and its warm restart, ``--init-from``); networks trained
    apart from ImageNet are too far apart (``benchmarks/weight_average.py``). One member = BatchNorm
-   re-estimation only. A member is a run directory (its best model), a ``.keras`` file, or a snapshot
-   ``RUN/snapshots/epoch_NNN.weights.h5`` kept by ``training.train --snapshot-every`` (SWA-style averages
-   of several epochs of one run).
+   re-estimation only. A member is a run directory (its best model) or a ``.keras`` file in one.
 
 The result is an ordinary model directory (``model.keras``, ``config.json``, ``history.csv``),
 calibrated on validation like a training run, ready for ``training.export``, ``training.evaluate`` and
-``training.ship``. Its ``history.csv`` is the last member's whole lineage (``training.ship.lineage``).
+``training.ship``. Its ``history.csv`` is the last member's whole lineage (``RunDir.lineage``).
 """
 
 from __future__ import annotations
@@ -32,10 +30,11 @@ from pathlib import Path
 
 import numpy as np
 
-from training.data import DatasetError, Split, load_model_split
-from training.distill import model_file
+from fer_app.model import ModelLoadError
+from training.data import DatasetError, Split, load_model_splits
 from training.memory import peak_rss_mb
-from training.train import SNAPSHOT_SUFFIX, snapshot_epoch
+from training.quiet import quiet_tensorflow
+from training.run_dir import RunDir, model_file
 
 log = logging.getLogger("training.soup")
 
@@ -43,30 +42,14 @@ log = logging.getLogger("training.soup")
 SHARED_SETTINGS = ("img_size", "alpha", "val_fraction", "seed")
 
 
-def resolve_member(member) -> tuple[Path, Path | None]:
-    """A member -> (the ``.keras`` file giving its network, the snapshot weights to load into it or None).
-
-    A snapshot ``RUN/snapshots/epoch_NNN.weights.h5`` uses ``RUN``'s model and config."""
-    member = Path(member)
-    if member.name.endswith(SNAPSHOT_SUFFIX):
-        if not member.is_file():
-            raise FileNotFoundError(f"no snapshot at {member}")
-        return model_file(member.parent.parent), member
-    return model_file(member), None
-
-
 def load_member(member):
     import keras
 
-    file, snapshot = resolve_member(member)
-    model = keras.models.load_model(file, compile=False)
-    if snapshot is not None:
-        model.load_weights(snapshot)
-    return model
+    return keras.models.load_model(model_file(member), compile=False)
 
 
 def member_configs(members: list[Path]) -> list[dict]:
-    configs = [json.loads((resolve_member(m)[0].parent / "config.json").read_text()) for m in members]
+    configs = [RunDir(model_file(m).parent).read_config() for m in members]
     for key in SHARED_SETTINGS:
         values = {c["settings"].get(key) for c in configs}
         if len(values) > 1:
@@ -117,14 +100,11 @@ def _all_layers(model):
 def make_soup(data, members: list[Path], out: Path, bn_batches: int = 50, batch_size: int = 128,
               cache_dir=None, seed: int = 0, command: str = "") -> dict:
     from training.calibrate import calibrate
-    from training.ship import lineage
-    from training.train import _write_json, write_history
 
     t0 = time.time()
     configs = member_configs(members)
     settings = configs[-1]["settings"]
-    train = load_model_split(data, "train", settings, cache_dir)
-    val = load_model_split(data, "val", settings, cache_dir)
+    train, val = load_model_splits(data, settings, cache_dir)
     models = [load_member(m) for m in members]
     soup = models[0]
     if len(models) > 1:
@@ -132,11 +112,11 @@ def make_soup(data, members: list[Path], out: Path, bn_batches: int = 50, batch_
     del models[1:]
     reestimate_batchnorm(soup, train, bn_batches, batch_size, seed)
 
+    run = RunDir(out)
     out.mkdir(parents=True, exist_ok=True)
-    soup.save(out / "model.keras")
-    last_file, last_snapshot = resolve_member(members[-1])
-    rows = lineage(last_file.parent, snapshot_epoch(last_snapshot) if last_snapshot else int(configs[-1]["best_epoch"]))
-    write_history(out / "history.csv", rows)
+    soup.save(run.model_path)
+    rows = RunDir(model_file(members[-1]).parent).lineage(int(configs[-1]["best_epoch"]))
+    run.write_history(rows)
     # the last member's config, less what described that member's own run (its calibration, memory, time)
     own_run = ("temperature", "val_", "peak_rss", "tta", "train_seconds", "stopped_early")
     config = {k: v for k, v in configs[-1].items() if not k.startswith(own_run)}
@@ -148,11 +128,9 @@ def make_soup(data, members: list[Path], out: Path, bn_batches: int = 50, batch_
         "best_epoch": int(rows[-1]["epoch"]) if rows else 0,
         "epochs_run": len(rows),
     })
-    _write_json(out / "config.json", config)
-    result = calibrate(out, val)
-    config = json.loads((out / "config.json").read_text())
-    config.update({"soup_seconds": round(time.time() - t0, 1), "peak_rss_mb_soup": round(peak_rss_mb(), 1)})
-    _write_json(out / "config.json", config)
+    run.write_config(config)
+    result = calibrate(run, val)
+    config = run.update_config(soup_seconds=round(time.time() - t0, 1), peak_rss_mb_soup=round(peak_rss_mb(), 1))
     return {**result, "soup_seconds": config["soup_seconds"], "peak_rss_mb": config["peak_rss_mb_soup"]}
 
 
@@ -160,21 +138,23 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m training.soup", description=__doc__.split("\n")[0])
     p.add_argument("--data", required=True, help="FER-2013 root (train/ and test/ folders) or fer2013.csv")
     p.add_argument("--models", nargs="+", required=True,
-                   help="members of one trajectory: run directories, .keras files or snapshots (.weights.h5)")
+                   help="members of one trajectory: run directories or their .keras files")
     p.add_argument("--out", required=True, help="output model directory")
     p.add_argument("--bn-batches", type=int, default=50, help="clean training batches for BatchNorm (default 50)")
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--cache-dir", default=None)
+    p.add_argument("--verbose", action="store_true", help="show TensorFlow's start-up notices")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     if args.bn_batches < 1 or args.batch_size < 1:
         p.error(f"--bn-batches and --batch-size must be at least 1, got {args.bn_batches} and {args.batch_size}")
+    quiet_tensorflow(args.verbose)
     try:
         result = make_soup(args.data, [Path(m) for m in args.models], Path(args.out), args.bn_batches,
                            args.batch_size, args.cache_dir, args.seed,
                            command="python -m training.soup " + " ".join(sys.argv[1:] if argv is None else argv))
-    except (DatasetError, FileNotFoundError, ValueError, KeyError) as exc:
+    except (DatasetError, ModelLoadError, FileNotFoundError, ValueError, KeyError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(json.dumps(result))
