@@ -1,6 +1,6 @@
 """Peak memory of the training data pipeline alone (no model): load + one augmented epoch.
 
-    python benchmarks/data_memory.py --data ../shared/fer2013 [--batch-size 128]
+    python -m benchmarks.data_memory --data ../shared/fer2013 [--batch-size 128]
 
 The pipeline holds only uint8 48x48 faces; resizing to the network's input happens inside the model,
 so this figure does not depend on --img-size. Prints the process's peak RSS (``training.memory``).
@@ -10,12 +10,9 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 import time
-from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 
 def main() -> None:
@@ -25,7 +22,8 @@ def main() -> None:
     args = p.parse_args()
     import tensorflow as tf  # noqa: F401  (counted in the baseline)
 
-    from training.data import load_split, make_augmenter, make_dataset
+    from training.augment import augment_dataset
+    from training.data import load_split, make_dataset
     from training.memory import peak_rss_mb as rss_mb
 
     base = rss_mb()
@@ -35,7 +33,7 @@ def main() -> None:
           f"peak RSS {rss_mb():.0f} MB (TensorFlow imported: {base:.0f} MB)")
     t = time.time()
     n = 0
-    for x, _ in make_dataset(train, args.batch_size, True, make_augmenter(1.0)):
+    for x, _ in make_dataset(train, args.batch_size, True, 0, lambda ds: augment_dataset(ds, 1.0, 0)):
         n += int(x.shape[0])
     print(f"one augmented epoch of {n} faces in {time.time() - t:.1f} s; peak RSS {rss_mb():.0f} MB")
 

@@ -1,6 +1,6 @@
 """What would an ensemble give? Averages the TTA softmax of several trained models.
 
-    python benchmarks/ensemble.py --data ../shared/fer2013 --models models runs/b48 [runs/...]
+    python -m benchmarks.ensemble --data ../shared/fer2013 --models models runs/b48 [runs/...]
 
 Prints validation accuracy, and test accuracy and macro-F1, for every model alone and for the equal-weight
 average of all of them. Not used to choose anything: it answers "how much would shipping an ensemble
@@ -12,21 +12,18 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
-from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import numpy as np  # noqa: E402
+import numpy as np
 
-from fer_app.model import EmotionClassifier  # noqa: E402
-from training.data import load_model_split  # noqa: E402
-from training.evaluate import confusion_matrix, metrics_from_confusion  # noqa: E402
+from fer_app.model import EmotionClassifier
+from training.data import load_model_split
+from training.evaluate import classification_metrics
 
 
 def scores(probs: np.ndarray, y: np.ndarray) -> dict:
-    m = metrics_from_confusion(confusion_matrix(y, probs.argmax(axis=1)))
+    m = classification_metrics(y, probs.argmax(axis=1))
     return {"accuracy": round(m["accuracy"], 4), "macro_f1": round(m["macro_f1"], 4)}
 
 

@@ -4,7 +4,7 @@ The shipped recipe runs on CPU with TensorFlow (``training.train``); the GPU mac
 has JAX but no TensorFlow. This script trains the same classifier (``training.model.build_model``, the same
 ``lr_at`` schedule, loss, class weights and validation split) on Keras 3 with any backend, so that one
 short GPU session can measure what the CPU cannot afford: many 37-epoch runs side by side. Its
-augmentation is ``training.data.augment_faces`` (the CPU pipeline's "affine-once-v2"; the runs of
+augmentation is ``training.augment.augment_faces`` (the CPU pipeline's "affine-once-v2"; the runs of
 2026-11-29 used a bilinear copy of it, commit 853cba2), its random erasing and mixup are NumPy copies of
 ``training.data``'s, and it adds cutmix. Figures from it compare runs with each other; they are not the
 CPU pipeline's figures (other kernels, TF32 arithmetic, full batches only).
@@ -14,12 +14,12 @@ Validation only: the packed data holds the carved train and validation splits, n
 Three steps::
 
     # here (TensorFlow venv): decode and pack the carved train/val split (about 51 MB, xz)
-    python benchmarks/gpu_ablation.py pack --data ../shared/fer2013 --out .gpu/fer_trainval.npz.xz
+    python -m benchmarks.gpu_ablation pack --data ../shared/fer2013 --out .gpu/fer_trainval.npz.xz
     # on the GPU machine (KERAS_BACKEND=jax): every run in RUNS as its own process, sharing the GPU
-    python benchmarks/gpu_ablation.py run --pack .gpu/fer_trainval.npz.xz --weights .gpu/mnv2.weights.h5 \\
+    python -m benchmarks.gpu_ablation run --pack .gpu/fer_trainval.npz.xz --weights .gpu/mnv2.weights.h5 \\
         --out $OUT --budget-s 520
     # anywhere: the table
-    python benchmarks/gpu_ablation.py report --summary summary.json
+    python -m benchmarks.gpu_ablation report --summary summary.json
 
 Runs of one ``group`` get the same number of fine-tuning epochs: each run trains its head epoch and two
 fine-tuning epochs (with the 36-epoch schedule), reports its epoch time, and the group's epoch count is
@@ -42,11 +42,10 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from fer_app.labels import EMOTIONS  # noqa: E402
-from fer_app.preprocess import mean_over_views, tta_views  # noqa: E402
-from training.data import augment_faces  # noqa: E402
+from fer_app.labels import EMOTIONS
+from fer_app.preprocess import mean_over_views, tta_views
+from training.augment import augment_faces
 
 #: the first stage of the shipped recipe (``m96`` in ``training.recipe``)
 BASE = {"img_size": 96, "alpha": 1.0, "init": "imagenet", "lr": 5e-4, "head_lr": 1e-3, "min_lr_ratio": 0.02,
@@ -92,7 +91,7 @@ def load_pack(path: Path) -> dict[str, np.ndarray]:
 
 
 def random_erase(x: np.ndarray, probability: float, rng: np.random.Generator) -> np.ndarray:
-    """``training.data.random_erase`` in NumPy: one noise rectangle of 2-20 % area, aspect 0.3-3.3."""
+    """``training.augment.random_erase`` in NumPy: one noise rectangle of 2-20 % area, aspect 0.3-3.3."""
     n, h, w = x.shape
     for i in np.flatnonzero(rng.random(n) < probability):
         area = rng.uniform(0.02, 0.2) * h * w
@@ -104,7 +103,7 @@ def random_erase(x: np.ndarray, probability: float, rng: np.random.Generator) ->
 
 
 def mixup(x: np.ndarray, y: np.ndarray, alpha: float, rng: np.random.Generator):
-    """``training.data.mixup``: lam ~ Beta(alpha, alpha) per image, folded to >= 0.5."""
+    """``training.augment.mixup``: lam ~ Beta(alpha, alpha) per image, folded to >= 0.5."""
     lam = rng.beta(alpha, alpha, len(x))
     lam = np.maximum(lam, 1 - lam).astype(np.float32)
     perm = rng.permutation(len(x))

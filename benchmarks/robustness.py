@@ -1,6 +1,6 @@
 """Accuracy under pixel-statistics changes (issue: users' photos are not histogram-equalised).
 
-    python benchmarks/robustness.py --data ../shared/fer2013 [--model models] [--tta]
+    python -m benchmarks.robustness --data ../shared/fer2013 [--model models] [--tta]
 
 Every test face gets a random gamma in [0.6, 1.6] and a random contrast factor in [0.6, 1.4]
 (about mid-grey), then goes through the normal preprocessing; the accuracy is compared with the
@@ -12,13 +12,10 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
-from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import numpy as np  # noqa: E402
+import numpy as np
 
 
 def perturb(face: np.ndarray, gamma: float, contrast: float) -> np.ndarray:

@@ -1,6 +1,6 @@
 """Does the network do better at another input size at test time? Accuracy on the *validation* split.
 
-    python benchmarks/test_resolution.py --data ../shared/fer2013 [--model models] [--sizes 88 96 104 112]
+    python -m benchmarks.test_resolution --data ../shared/fer2013 [--model models] [--sizes 88 96 104 112]
 
 MobileNetV2 ends in global average pooling, so the same weights run at any input size; the 48 px face
 is resized inside the model (``fer_app.preprocess.model_input_stage``), so only that layer's target size
@@ -15,17 +15,15 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import numpy as np  # noqa: E402
+import numpy as np
 
-from fer_app.preprocess import mean_over_views, tta_views  # noqa: E402
-from training.data import load_model_split  # noqa: E402
-from training.model import build_model  # noqa: E402
+from fer_app.preprocess import mean_over_views, tta_views
+from training.data import load_model_split
+from training.model import build_model
 
 
 def predict(model, x: np.ndarray) -> np.ndarray:

@@ -1,7 +1,7 @@
 """Training throughput of the classifier on this machine (images/second, full fine-tune).
 
-    python benchmarks/train_throughput.py --sizes 48 64 96 --alphas 1.0 --steps 12
-    python benchmarks/train_throughput.py --sizes 96 --precisions float32 mixed_bfloat16
+    python -m benchmarks.train_throughput --sizes 48 64 96 --alphas 1.0 --steps 12
+    python -m benchmarks.train_throughput --sizes 96 --precisions float32 mixed_bfloat16
 
 Random data, batch 128, Adam, the same model as training.model; the first 3 steps are warm-up.
 ``--precisions``: Keras dtype policies; ``mixed_bfloat16`` computes in bfloat16 (this CPU has AVX512-BF16)
@@ -14,12 +14,9 @@ import argparse
 import itertools
 import os
 import statistics
-import sys
 import time
-from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 
 def main() -> None:

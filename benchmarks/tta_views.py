@@ -1,6 +1,6 @@
 """Which test-time views help? Accuracy on the *validation* split for several TTA view sets.
 
-    python benchmarks/tta_views.py --data ../shared/fer2013 [--model models]
+    python -m benchmarks.tta_views --data ../shared/fer2013 [--model models]
 
 Chooses the TTA the app uses (``fer_app.preprocess.TTA_SHIFTS``) without touching the test split:
 each set averages the model's softmax over its views (every shift, each also mirrored).
@@ -11,14 +11,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
-from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from fer_app.model import EmotionClassifier  # noqa: E402
-from training.data import load_model_split  # noqa: E402
+from fer_app.model import EmotionClassifier
+from training.data import load_model_split
 
 VIEW_SETS = {
     "none": None,

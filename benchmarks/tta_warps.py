@@ -1,6 +1,6 @@
 """Do zoomed and rotated test-time views help beyond the app's 10 shifted/mirrored ones? Validation only.
 
-    python benchmarks/tta_warps.py --data ../shared/fer2013 [--model models]
+    python -m benchmarks.tta_warps --data ../shared/fer2013 [--model models]
 
 Training warps every face once (rotation +-10 deg, zoom +-10 %, shift +-10 %; ``training.data``), so
 zoomed and rotated copies of a test face are views the model has learnt. Each distinct view of the
@@ -13,17 +13,14 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from fer_app.preprocess import TTA_SHIFTS  # noqa: E402
-from tta_views import classifier_and_val  # noqa: E402
+from fer_app.preprocess import TTA_SHIFTS
+from benchmarks.tta_views import classifier_and_val
 
 #: name -> (kind, parameters); every view is also used mirrored
 VIEWS = {

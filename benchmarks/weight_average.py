@@ -1,6 +1,6 @@
 """Can fine-tuned models be averaged into one ("model soup")? Validation accuracy only, no TTA.
 
-    python benchmarks/weight_average.py --data ../shared/fer2013 --models runs/m96 runs/s96
+    python -m benchmarks.weight_average --data ../shared/fer2013 --models runs/m96 runs/s96
 
 The members must share the architecture and the validation split (``training.soup.member_configs``).
 Prints the validation accuracy (single view) of each member, of the element-wise mean of their weights
@@ -20,17 +20,15 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import numpy as np  # noqa: E402
+import numpy as np
 
-from fer_app.preprocess import mean_over_views, tta_views  # noqa: E402
-from training.data import load_model_split  # noqa: E402
-from training.soup import average_weights, load_member, member_configs, reestimate_batchnorm  # noqa: E402
+from fer_app.preprocess import mean_over_views, tta_views
+from training.data import load_model_split
+from training.soup import average_weights, load_member, member_configs, reestimate_batchnorm
 
 
 def main() -> None:

@@ -27,11 +27,7 @@ SHARED_FER = SHARED / "fer2013"
 SHARED_PHOTOS = SHARED / "photos"
 SHARED_WEIGHTS = SHARED / "weights" / "mobilenetv2_imagenet_notop.weights.h5"
 MODELS = ROOT / "models"
-# benchmarks/ holds scripts, not a package: tests import the functions they share by module name
-# (appended, so an installed package of the same name would still win)
-sys.path.append(str(ROOT / "benchmarks"))
-
-from fer_app.labels import CSV_CODES, EMOTIONS  # noqa: E402
+from fer_app.labels import CSV_CODES, EMOTIONS  # noqa: E402  (after the WebRTC import above)
 
 PER_CLASS = {"train": 14, "test": 6}
 

@@ -4,7 +4,7 @@ training.data.augment_faces, tested in test_data.py.)"""
 
 from __future__ import annotations
 
-import gpu_ablation as ga
+from benchmarks import gpu_ablation as ga
 import numpy as np
 import pytest
 
