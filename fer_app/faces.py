@@ -34,7 +34,7 @@ DETECT_MAX_SIDE = 1280
 #: Calibrated by benchmarks/calibrate_crop.py (docs/crop_calibration.md).
 CROP_FRAMING = {
     "haar": {"scale": 1.1, "shift": 0.0},
-    "mtcnn": {"scale": 1.0, "shift": 0.0},
+    "mtcnn": {"scale": 1.0, "shift": -0.05},
 }
 
 
