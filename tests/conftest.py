@@ -93,9 +93,11 @@ TINY_MODEL_ARGS = ["--epochs", "2", "--head-epochs", "1", "--img-size", "32", "-
 @pytest.fixture(scope="session", autouse=True)
 def decoded_image_cache_in_tmp(tmp_path_factory):
     """Tests that read a dataset without naming a cache folder cache it here, not in ~/.cache/fer_app
-    (``training.data.default_cache_dir``; CLIs started by the tests inherit it)."""
+    (``training.data.default_cache_dir``; CLIs started by the tests inherit it); Keras's settings file
+    (~/.keras/keras.json, written on first import) goes here too."""
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("FER_CACHE_DIR", str(tmp_path_factory.mktemp("fer_cache")))
+        mp.setenv("KERAS_HOME", str(tmp_path_factory.mktemp("keras_home")))
         yield
 
 
