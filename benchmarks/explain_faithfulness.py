@@ -1,7 +1,7 @@
 """Is the explanation faithful to the model? Deletion test, model-randomisation check, latency.
 
-    python benchmarks/explain_faithfulness.py --data ../shared/fer2013 --out models     # report (test split)
-    python benchmarks/explain_faithfulness.py --split val --faces 300 --sweep            # choose patch/stride
+    python -m benchmarks.explain_faithfulness --data ../shared/fer2013 --out models     # report (test split)
+    python -m benchmarks.explain_faithfulness --split val --faces 300 --sweep            # choose patch/stride
 
 * Deletion: the most important 10/20/30 % of each face's pixels by its map (for the emotion the model
   predicts, one view) are filled with the face's mean grey; the drop of that emotion's probability is
@@ -28,17 +28,15 @@ import tempfile
 import time
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+import numpy as np
+
+from fer_app import explain
+from fer_app.labels import EMOTIONS
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-import numpy as np  # noqa: E402
-
-from fer_app import explain  # noqa: E402
-from fer_app.labels import EMOTIONS  # noqa: E402
 
 FRACTIONS = (0.1, 0.2, 0.3)
-COMMAND = "python benchmarks/explain_faithfulness.py "
+COMMAND = "python -m benchmarks.explain_faithfulness "
 SWEEP = [("occlusion", {"patch": p, "stride": s}) for p, s in ((6, 3), (8, 4), (12, 4), (12, 6), (16, 4))]
 SWEEP += [("rise", {"n": 128, "cells": c}) for c in (4, 6, 8)]
 

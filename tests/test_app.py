@@ -62,6 +62,21 @@ def test_a_sample_photo_gives_a_result_in_one_click():
 
 
 @needs_shipped_model
+def test_explain_shows_each_face_the_crop_its_map_and_a_reading_for_a_chosen_emotion():
+    at = app().run()
+    at.button(key="sample_astronaut.jpg").click().run()
+    at.toggle(key="explain").set_value(True).run()
+    no_exceptions(at)
+    selector = next(b for b in at.selectbox if b.label == "Face #1: explain which emotion?")
+    assert selector.value == "happy"
+    readings = [m.value for m in at.markdown if "happy" in m.value and ("mostly" in m.value or "spread" in m.value)]
+    assert readings, [m.value for m in at.markdown]
+    selector.set_value("sad").run()  # "why not sad?"
+    no_exceptions(at)
+    assert any("sad" in m.value and ("mostly" in m.value or "spread" in m.value) for m in at.markdown)
+
+
+@needs_shipped_model
 def test_batch_overview_details_and_a_plain_message_for_a_broken_file():
     at = app().run()
     tiled = np.hstack([skdata.astronaut(), skdata.astronaut()[:, ::-1]])
