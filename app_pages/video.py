@@ -10,16 +10,17 @@ import streamlit as st
 
 from app_pages.common import classifier_or_notice
 from fer_app.labels import EMOTIONS
-from fer_app.video_file import LIMITS_TEXT, MAX_MB, VIDEO_TYPES
+from fer_app.video_file import ANALYSES_PER_SECOND, LIMITS_TEXT, MAX_MB, VIDEO_TYPES
 
 
 def settings() -> dict:
     st.sidebar.header("Video settings")
     every = st.sidebar.select_slider(
-        "Analyse every N-th frame", options=[1, 2, 3, 5, 10], key="video_every",
-        help="1 analyses every frame. Higher values are faster; the annotated video keeps every frame and "
-             "shows the latest boxes in between.")
-    return {"every": every}
+        "Analyse every N-th frame", options=["auto", 1, 2, 3, 5, 10], key="video_every",
+        help=f"auto: {ANALYSES_PER_SECOND} frames a second (every 2nd frame at 30 fps). 1 analyses every frame; "
+             "higher values are faster. The annotated video keeps every frame and shows the latest boxes in "
+             "between.")
+    return {"every": None if every == "auto" else every}
 
 
 def state() -> dict:
@@ -34,7 +35,7 @@ def _clock(seconds: float | None) -> str:
     return f"about {seconds // 60} min {seconds % 60} s left" if seconds >= 60 else f"about {seconds} s left"
 
 
-def analyse(upload, key: tuple, every: int, classifier) -> None:
+def analyse(upload, key: tuple, every: int | None, classifier) -> None:
     """Run the analysis with a progress bar; the outcome (result or one-sentence error) goes into state()."""
     from fer_app.video_file import VideoError, analyze_video
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 
 def add_parser(sub) -> None:
-    from fer_app.video_file import DETECTIONS_PER_SECOND, MAX_MB, MAX_MINUTES, MIN_FACE
+    from fer_app.video_file import ANALYSES_PER_SECOND, DETECTIONS_PER_SECOND, MAX_MB, MAX_MINUTES, MIN_FACE
 
     v = sub.add_parser("video", help="analyse a video file: each person's emotion over time",
                        description=f"Analyse a video file (MP4, MOV, WebM, AVI, MKV; up to {MAX_MB} MB and "
@@ -24,7 +24,9 @@ def add_parser(sub) -> None:
     v.add_argument("--csv", metavar="OUT.csv", help="one row per analysed frame and face ('-': stdout)")
     v.add_argument("--json", metavar="OUT.json", help="summary per person and every analysed frame ('-': stdout)")
     v.add_argument("--annotate", metavar="OUT.mp4", help="write the annotated video (H.264 MP4; VP9 for .webm)")
-    v.add_argument("--every", type=int, default=1, metavar="N", help="analyse every N-th frame (default 1: all)")
+    v.add_argument("--every", type=int, default=None, metavar="N",
+                   help=f"analyse every N-th frame (default: {ANALYSES_PER_SECOND} frames a second of video, every "
+                        "2nd at 30 fps; 1: all); the annotated video keeps every frame")
     v.add_argument("--detect-every", type=int, default=None, metavar="N",
                    help="run the face detector on every N-th analysed frame, tracking in between (default: "
                         f"{DETECTIONS_PER_SECOND} times a second of video, every 10th frame at 30 fps)")
@@ -100,7 +102,7 @@ def run(args) -> int:
     from fer_app.model import ModelLoadError, load_classifier
     from fer_app.video_file import VideoError, analyze_video
 
-    if args.every < 1 or (args.detect_every is not None and args.detect_every < 1):
+    if any(n is not None and n < 1 for n in (args.every, args.detect_every)):
         print("error: --every and --detect-every count frames: give 1 or more", file=sys.stderr)
         return 2
     problem = _check_outputs(args)

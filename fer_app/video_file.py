@@ -40,6 +40,11 @@ MIN_FACE = 48
 #: Largest copy of a frame the detector searches: faces under 1/40 of a frame's long side are not looked
 #: for in clips larger than 1920 px either (the detector's time grows with this copy's area).
 MAX_DETECT_SIDE = 960
+#: Frames analysed per second of video when ``every`` is not given: every 2nd frame at 30 fps, every 4th at
+#: 60 fps. Faces are classified and tracked on each analysed frame (the annotated copy keeps every frame); a
+#: face's expression does not change between two frames 1/30 s apart, and this halves the analysis, whose
+#: cost is the classifier and tracker per face and frame (benchmarks/video.py, docs/video.md).
+ANALYSES_PER_SECOND = 15
 #: How often the face detector runs, per second of video, when ``detect_every`` is not given: every 10th
 #: frame at 30 fps, every 20th at 60 fps (the same work per second of video). The detector is half the cost
 #: of analysing a frame on a busy background (benchmarks/video.py); the tracker follows faces in between,
@@ -163,12 +168,14 @@ class _Progress:
         self.callback(fraction, left)
 
 
-def analyze_video(source, name: str = "", every: int = 1, detect_every: int | None = None, annotate: bool = True,
+def analyze_video(source, name: str = "", every: int | None = None, detect_every: int | None = None,
+                  annotate: bool = True,
                   progress=None, cancel=None, classifier=None, min_face: int = MIN_FACE,
                   prefer_webm: bool = False) -> VideoResult:
     """Analyse a clip (bytes, a binary file object or a path) and return a :class:`VideoResult`.
 
-    ``every``: analyse every N-th frame (the annotated copy keeps all frames, showing the latest boxes);
+    ``every``: analyse every N-th frame (default: :data:`ANALYSES_PER_SECOND` frames a second; the annotated
+    copy keeps all frames, showing the latest boxes);
     ``detect_every``: run the face detector on every N-th analysed frame and track in between (default:
     :data:`DETECTIONS_PER_SECOND` times a second); ``min_face``: smallest face side in the clip's pixels;
     ``annotate``: also encode the annotated copy (``result.video``: H.264 MP4, or WebM where this FFmpeg has
@@ -176,7 +183,7 @@ def analyze_video(source, name: str = "", every: int = 1, detect_every: int | No
     a second; ``cancel()`` returning True stops the work with :class:`VideoCancelled`.
     Raises :class:`VideoError` (one sentence for people) for clips that cannot be analysed.
     """
-    if int(every) < 1 or (detect_every is not None and int(detect_every) < 1):
+    if any(n is not None and int(n) < 1 for n in (every, detect_every)):
         raise ValueError("every and detect_every must be at least 1")
     from fer_app.video_pass import ClipPass, FrameReader
 
@@ -186,7 +193,7 @@ def analyze_video(source, name: str = "", every: int = 1, detect_every: int | No
         container = _open_container(fh)
         stream = _video_stream(container)
         stream.thread_type = "AUTO"
-        run = ClipPass(stream, name, int(every), detect_every, annotate, classifier, min_face, prefer_webm)
+        run = ClipPass(stream, name, every, detect_every, annotate, classifier, min_face, prefer_webm)
         meter = _Progress(progress, _duration(container, stream), fh, size)
         reader = FrameReader(container, stream, run.damaged)
         for frame in reader:

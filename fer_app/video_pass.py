@@ -12,7 +12,7 @@ from fractions import Fraction
 
 import numpy as np
 
-from fer_app.video_file import (DETECTIONS_PER_SECOND, MAX_DETECT_SIDE, MAX_SECONDS, REENTRY_SECONDS, VideoError,
+from fer_app.video_file import (ANALYSES_PER_SECOND, DETECTIONS_PER_SECOND, MAX_DETECT_SIDE, MAX_SECONDS, REENTRY_SECONDS, VideoError,
                                 too_long, work_size)
 from fer_app.video_report import FaceRow, VideoResult
 
@@ -149,12 +149,13 @@ class ClipPass:
     fraction. Right after a face is lost it is still looked for on every frame, as the analyzer does.
     """
 
-    def __init__(self, stream, name: str, every: int, detect_every: int | None, annotate: bool, classifier,
+    def __init__(self, stream, name: str, every: int | None, detect_every: int | None, annotate: bool, classifier,
                  min_face: int, prefer_webm: bool):
         from fer_app.video import VideoAnalyzer
 
-        self.stream, self.every, self.annotate, self.prefer_webm = stream, every, annotate, prefer_webm
         self.fps = float(stream.average_rate or stream.guessed_rate or 30)
+        every = int(every or max(1, round(self.fps / ANALYSES_PER_SECOND)))
+        self.stream, self.every, self.annotate, self.prefer_webm = stream, every, annotate, prefer_webm
         detect_every = int(detect_every or max(1, round(self.fps / every / DETECTIONS_PER_SECOND)))
         self.min_face, self.detect_every, self.empty = min_face, detect_every, 0
         self.analyzer = VideoAnalyzer(detect_every=detect_every, min_face=min_face, classifier=classifier)
