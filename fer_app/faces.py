@@ -193,7 +193,7 @@ class MTCNNDetector:
             box = _unpad_box(r["box"], p, s)
             if max(box[2], box[3]) >= min_face and _share_inside(box, rgb.shape) >= self.MIN_INSIDE:
                 found.append(Detection(box, float(r["confidence"]), _eye_roll(r.get("keypoints") or {}), self.name))
-        return found
+        return _one_box_per_visible_face(found, rgb.shape)
 
 
 def _unpad_box(box, pad: int, scale: float) -> tuple[int, int, int, int]:
@@ -201,12 +201,26 @@ def _unpad_box(box, pad: int, scale: float) -> tuple[int, int, int, int]:
     return tuple(int(round(v / scale)) for v in (x - pad, y - pad, w, h))
 
 
+def _one_box_per_visible_face(dets: list[Detection], shape) -> list[Detection]:
+    """A face cut by the border can be found twice (as itself and completed by its reflection): where two
+    boxes overlap inside the image (IoU > 0.3), keep the one that lies more inside it."""
+    keep: list[Detection] = []
+    for d in sorted(dets, key=lambda d: -d.score * _share_inside(d.box, shape)):
+        if all(iou(_inside(d.box, shape), _inside(k.box, shape)) <= 0.3 for k in keep):
+            keep.append(d)
+    return keep
+
+
+def _inside(box, shape) -> tuple:
+    x, y, w, h = box
+    x0, y0 = max(0, x), max(0, y)
+    return x0, y0, max(0, min(shape[1], x + w) - x0), max(0, min(shape[0], y + h) - y0)
+
+
 def _share_inside(box, shape) -> float:
     """The share of the box's area that lies inside an image of ``shape``."""
-    x, y, w, h = box
-    iw = max(0, min(shape[1], x + w) - max(0, x))
-    ih = max(0, min(shape[0], y + h) - max(0, y))
-    return iw * ih / max(1, w * h)
+    _, _, iw, ih = _inside(box, shape)
+    return iw * ih / max(1, box[2] * box[3])
 
 
 def _eye_roll(keypoints: dict) -> float:
