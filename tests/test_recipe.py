@@ -106,35 +106,35 @@ def test_recipe_chains_resumable_stages_into_the_shipped_soup():
     args = argparse.Namespace(data="D", weights="W.h5", out="runs/r", cache_dir=None, verbose=False,
                               first_epochs=recipe.FIRST_EPOCHS, first_lr=recipe.FIRST_LR)
     parsed = {name: parse_args(recipe.stage_args(name, args)) for name, _ in recipe.STAGES}
-    assert list(parsed) == ["m96", "s96"]
+    assert list(parsed) == ["first", "restart"]
     assert all(a.resume and a.data == "D" and a.out == f"runs/r/{n}" and not a.verbose for n, a in parsed.items())
-    assert parsed["m96"].weights == "W.h5" and parsed["m96"].init_from is None
+    assert parsed["first"].weights == "W.h5" and parsed["first"].init_from is None
     # the shipped model's first stage: 1 head + 24 fine-tuning epochs; --first-epochs changes only that
-    assert recipe.FIRST_EPOCHS == 24 and parsed["m96"].epochs == 24 and parsed["m96"].head_epochs == 1
+    assert recipe.FIRST_EPOCHS == 24 and parsed["first"].epochs == 24 and parsed["first"].head_epochs == 1
     longer = argparse.Namespace(**{**vars(args), "first_epochs": 36})
-    assert parse_args(recipe.stage_args("m96", longer)).epochs == 36
-    assert recipe.stage_args("s96", longer) == recipe.stage_args("s96", args)
+    assert parse_args(recipe.stage_args("first", longer)).epochs == 36
+    assert recipe.stage_args("restart", longer) == recipe.stage_args("restart", args)
     r = run_cli("-m", "training.recipe", "--data", "D", "--first-epochs", "0")
     assert r.returncode == 2 and "--first-epochs must be at least 1" in r.stderr
     # the shipped first stage peaks at 5e-4; --first-lr changes only that stage's --lr
-    assert recipe.FIRST_LR == 5e-4 and parsed["m96"].lr == 5e-4 and parsed["s96"].lr == 2e-4
+    assert recipe.FIRST_LR == 5e-4 and parsed["first"].lr == 5e-4 and parsed["restart"].lr == 2e-4
     faster = argparse.Namespace(**{**vars(args), "first_lr": 1e-3})
-    assert parse_args(recipe.stage_args("m96", faster)).lr == 1e-3
-    assert [a for a in recipe.stage_args("m96", faster) if a != "0.001"] == \
-        [a for a in recipe.stage_args("m96", args) if a != "0.0005"]
-    assert recipe.stage_args("s96", faster) == recipe.stage_args("s96", args)
+    assert parse_args(recipe.stage_args("first", faster)).lr == 1e-3
+    assert [a for a in recipe.stage_args("first", faster) if a != "0.001"] == \
+        [a for a in recipe.stage_args("first", args) if a != "0.0005"]
+    assert recipe.stage_args("restart", faster) == recipe.stage_args("restart", args)
     r = run_cli("-m", "training.recipe", "--data", "D", "--first-lr", "0")
     assert r.returncode == 2 and "--first-lr must be in (0, 0.1]" in r.stderr
-    # the warm restart: from m96's weights, with erasing and mixup
-    s = parsed["s96"]
-    assert s.init_from == "runs/r/m96" and s.head_epochs == 0 and s.erase == 0.5 and s.mixup == 0.2
+    # the warm restart: from first's weights, with erasing and mixup
+    s = parsed["restart"]
+    assert s.init_from == "runs/r/first" and s.head_epochs == 0 and s.erase == 0.5 and s.mixup == 0.2
     assert {a.img_size for a in parsed.values()} == {96}
-    # then the weight average of m96 and s96; --cache-dir and --verbose reach every step
+    # then the weight average of first and restart; --cache-dir and --verbose reach every step
     soup = recipe.soup_args(args)
-    assert soup[soup.index("--models") + 1:soup.index("--models") + 3] == ["runs/r/m96", "runs/r/s96"]
-    assert soup[soup.index("--out") + 1] == "runs/r/soup96"
+    assert soup[soup.index("--models") + 1:soup.index("--models") + 3] == ["runs/r/first", "runs/r/restart"]
+    assert soup[soup.index("--out") + 1] == "runs/r/soup"
     loud = argparse.Namespace(**{**vars(args), "verbose": True, "cache_dir": "C"})
-    for argv in (recipe.stage_args("m96", loud), recipe.stage_args("s96", loud), recipe.soup_args(loud)):
+    for argv in (recipe.stage_args("first", loud), recipe.stage_args("restart", loud), recipe.soup_args(loud)):
         assert "--verbose" in argv and argv[argv.index("--cache-dir") + 1] == "C"
 
 
@@ -161,9 +161,9 @@ def test_recipe_measures_each_step_in_its_own_process(tmp_path, monkeypatch):
     assert summary["sessions"] == 1 and summary["cut_steps"] == []
     # a later session whose step was killed: its start has no end, so it is listed, not counted
     with open(out / recipe.LEDGER, "a") as f:
-        f.write(json.dumps({"step": "m96", "event": "start", "started": "2026-01-01T00:00:00+00:00", "pid": 1}) + "\n")
+        f.write(json.dumps({"step": "first", "event": "start", "started": "2026-01-01T00:00:00+00:00", "pid": 1}) + "\n")
     later = recipe.write_summary(out)
-    assert later["cut_steps"] == ["m96"] and later["sessions"] == 2 and later["seconds"] == summary["seconds"]
+    assert later["cut_steps"] == ["first"] and later["sessions"] == 2 and later["seconds"] == summary["seconds"]
     assert json.loads((out / recipe.SUMMARY).read_text()) == later
     # the failed step finishes in a later attempt: retried, no longer failed, both attempts' time counted
     assert recipe.run_step("small", "alloc_step", ["20", "0"], out) == 0
@@ -185,12 +185,12 @@ def test_recipe_measures_each_step_in_its_own_process(tmp_path, monkeypatch):
     data.mkdir()
     weights.write_bytes(b"")
     assert recipe.main(["--data", str(data), "--weights", str(weights), "--out", str(tmp_path / "r2")]) == 0
-    assert calls == [("m96", "training.train"), ("s96", "training.train"), ("soup96", "training.soup"),
+    assert calls == [("first", "training.train"), ("restart", "training.train"), ("soup", "training.soup"),
                      ("export", "training.export"), ("evaluate", "training.evaluate")]
     calls.clear()
-    monkeypatch.setattr(recipe, "run_step", lambda *a: fake_step(*a, fail="s96"))
+    monkeypatch.setattr(recipe, "run_step", lambda *a: fake_step(*a, fail="restart"))
     assert recipe.main(["--data", str(data), "--out", str(tmp_path / "r3")]) == 1
-    assert calls == [("m96", "training.train"), ("s96", "training.train")]
+    assert calls == [("first", "training.train"), ("restart", "training.train")]
 
 
 @pytest.mark.slow

@@ -2,15 +2,16 @@
 
 Two training runs and a weight average, each an ordinary, resumable step under ``--out``:
 
-1. ``m96``: MobileNetV2 (ImageNet init) at 96 px, 1 head + 24 fine-tuning epochs (``--first-epochs``) at a
+1. ``first``: MobileNetV2 (ImageNet init) at 96 px, 1 head + 24 fine-tuning epochs (``--first-epochs``) at a
    peak learning rate of 5e-4 (``--first-lr``), label smoothing;
-2. ``s96``: started from ``m96``'s weights and trained 12 more epochs with random erasing and mixup, a
+2. ``restart``: started from ``first``'s weights and trained 12 more epochs with random erasing and mixup, a
    warm restart of the learning rate;
-3. ``soup96`` (shipped): the mean of ``m96``'s and ``s96``'s weights with BatchNorm statistics
-   re-estimated on clean training faces (``training.soup``, about 3 minutes; ``docs/experiments.md``);
+3. ``soup`` (shipped): the mean of ``first``'s and ``restart``'s weights with BatchNorm statistics
+   re-estimated on clean training faces (``training.soup``, about 3 minutes; ``docs/research/experiments.md``);
 
-every training stage with one affine warp per face (``training.augment``). The folders keep the names of
-the input size (96 px); the shipped model was trained as ``m24v2``, ``s24v2``, ``soup24v2``;
+every training stage with one affine warp per face (``training.augment``). The shipped model was trained
+by these commands run one by one, as ``m24v2``, ``s24v2``, ``soup24v2`` (its name in docs/research/); runs of
+this command before 2026-12-06 named their folders ``m96``, ``s96``, ``soup96``;
 
 then TFLite export with its agreement check and the test-split report of the final model. Rerunning the
 command after a kill continues where it stopped (finished steps are skipped, a cut run resumes).
@@ -37,20 +38,20 @@ from pathlib import Path
 from training.run_dir import RunDir
 from training.train import outside_range
 
-#: fine-tuning epochs of the first stage (``m96``) in the shipped recipe
+#: fine-tuning epochs of the first stage (``first``) in the shipped recipe
 FIRST_EPOCHS = 24
 #: peak learning rate of the first stage in the shipped recipe
 FIRST_LR = 5e-4
 #: (name, training.train arguments after --data/--out) of every stage, in order.
 STAGES = [
-    ("m96", ["--img-size", "96", "--alpha", "1.0", "--epochs", "{first_epochs}", "--head-epochs", "1", "--lr", "{first_lr}",
+    ("first", ["--img-size", "96", "--alpha", "1.0", "--epochs", "{first_epochs}", "--head-epochs", "1", "--lr", "{first_lr}",
              "--augment", "1.0", "--label-smoothing", "0.1", "--class-weight", "sqrt", "--patience", "8"]),
-    ("s96", ["--init-from", "{out}/m96", "--head-epochs", "0", "--img-size", "96", "--alpha", "1.0",
+    ("restart", ["--init-from", "{out}/first", "--head-epochs", "0", "--img-size", "96", "--alpha", "1.0",
              "--epochs", "12", "--lr", "2e-4", "--augment", "1.0", "--label-smoothing", "0.1", "--erase", "0.5",
              "--mixup", "0.2", "--class-weight", "sqrt", "--patience", "12"]),
 ]
 #: the weight average of the two training stages' models, the recipe's final model
-SOUP, SOUP_MEMBERS = "soup96", ("m96", "s96")
+SOUP, SOUP_MEMBERS = "soup", ("first", "restart")
 
 
 def common_args(args) -> list[str]:
@@ -73,7 +74,7 @@ def stage_args(name: str, args) -> list[str]:
     template = dict(STAGES)[name]
     values = {"out": args.out, "first_epochs": str(args.first_epochs), "first_lr": repr(args.first_lr)}
     argv = ["--data", args.data, "--out", f"{args.out}/{name}", "--resume", "--quiet"]
-    if name == "m96":
+    if name == "first":
         argv += ["--weights", args.weights]
     return argv + common_args(args) + [a.format(**values) for a in template]
 
@@ -155,9 +156,9 @@ def main(argv=None) -> int:
     p.add_argument("--weights", default="imagenet", help="ImageNet MobileNetV2 weights: 'imagenet' or a .weights.h5 file")
     p.add_argument("--out", default="runs/recipe", help="one subfolder per stage (default runs/recipe)")
     p.add_argument("--first-epochs", type=int, default=FIRST_EPOCHS,
-                   help=f"fine-tuning epochs of the first stage m96 (default {FIRST_EPOCHS}, the shipped model's)")
+                   help=f"fine-tuning epochs of the first stage first (default {FIRST_EPOCHS}, the shipped model's)")
     p.add_argument("--first-lr", type=float, default=FIRST_LR,
-                   help=f"peak learning rate of the first stage m96 (default {FIRST_LR}, the shipped model's)")
+                   help=f"peak learning rate of the first stage first (default {FIRST_LR}, the shipped model's)")
     p.add_argument("--cache-dir", default=None)
     p.add_argument("--verbose", action="store_true", help="show TensorFlow's start-up notices in every step")
     args = p.parse_args(argv)

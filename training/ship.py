@@ -1,6 +1,6 @@
 """Copy a finished, exported and evaluated run into the app's model folder.
 
-``python -m training.ship --model runs/recipe/soup96 [--to models]``
+``python -m training.ship --model runs/recipe/soup [--to models]``
 
 Copies ``model.keras``, ``model.tflite``, ``config.json``, ``metrics.json``, ``confusion_matrix.png`` and
 ``tflite_check.json``, and writes ``history.csv`` as the model's whole lineage: a run started from

@@ -2,7 +2,7 @@
 
 ``python -m training.soup --data PATH --models runs/m24v2 runs/s24v2 --out runs/soup24v2``
 
-Two things, each measured on validation in ``docs/experiments.md``:
+Two things, each measured on validation in ``docs/research/experiments.md``:
 
 1. **BatchNorm re-estimation.** A network trained on erased, mixed-up batches keeps BatchNorm running
    statistics of those batches, not of the clean faces it is asked about at inference. Here the
