@@ -117,6 +117,7 @@ def test_bad_datasets_stop_with_one_line_and_exit_2(case, tiny_data, tmp_path):
     assert expected in lines[0]
 
 
+@pytest.mark.slow
 def test_random_erasing_replaces_one_rectangle_in_about_the_requested_share_of_faces():
     from training.augment import random_erase
 

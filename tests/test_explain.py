@@ -107,7 +107,7 @@ def test_map_png_and_overlay(classifier, astronaut_crop):
 @pytest.mark.slow
 @needs_shared_fer
 def test_deletion_by_map_beats_random_regions_on_test_faces(classifier):
-    from explain_faithfulness import FRACTIONS, deletion_drops, load_faces, maps_for
+    from benchmarks.explain_faithfulness import FRACTIONS, deletion_drops, load_faces, maps_for
 
     from fer_app import explain
 
@@ -120,7 +120,7 @@ def test_deletion_by_map_beats_random_regions_on_test_faces(classifier):
 
 
 def test_randomised_model_gives_different_maps(classifier, astronaut_crop, tmp_path):
-    from explain_faithfulness import randomised_model_dir, spearman_per_face
+    from benchmarks.explain_faithfulness import randomised_model_dir, spearman_per_face
 
     from fer_app import explain
     from fer_app.model import EmotionClassifier

@@ -98,6 +98,7 @@ def _labels():
 
 
 @needs_photos
+@pytest.mark.slow
 def test_mtcnn_counts_faces_on_real_photographs():
     """The photo default: every single-face photo finds its face, busy groups within +-1,
     the no-face scenes find none (children_circle_rotated_6 has faces upside down: at least 4)."""

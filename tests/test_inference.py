@@ -105,6 +105,7 @@ def test_pipeline_results_are_plain_data_and_the_drawing_is_a_copy():
 
 
 @needs_photos
+@pytest.mark.slow
 def test_labelled_photos_smoke():
     """15 photos carry an obvious emotion: the label should be among the top two for most of them,
     and every broad smile should read as happy."""

@@ -72,7 +72,7 @@ def test_equalisation_makes_raw_and_equalised_copies_nearly_identical():
 
 def test_tta_warp_views_keep_the_identity_and_zoom_and_rotate_about_the_centre():
     """benchmarks/tta_warps.py's zoomed/rotated views (a measured negative result, docs/research/experiments.md)."""
-    from tta_warps import warp_faces
+    from benchmarks.tta_warps import warp_faces
 
     rng = np.random.default_rng(0)
     faces = rng.integers(0, 256, (3, 48, 48, 1), dtype=np.uint8)
