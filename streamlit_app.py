@@ -14,7 +14,6 @@ from fer_app.allocator import tune_allocator
 tune_allocator()
 st.set_page_config(page_title="Facial emotion recognition", page_icon="🙂", layout="wide")
 keep_settings()
-warm_up()
 pages = [
     st.Page("app_pages/photos.py", title="Photos", icon=":material/photo_library:", url_path="photos", default=True),
     st.Page("app_pages/webcam.py", title="Live webcam", icon=":material/videocam:", url_path="webcam"),
@@ -22,3 +21,5 @@ pages = [
     st.Page("app_pages/model.py", title="Model", icon=":material/analytics:", url_path="model"),
 ]
 st.navigation(pages).run()
+# after the page is drawn: the warm-up's imports would otherwise compete with the first page for the GIL
+warm_up()
