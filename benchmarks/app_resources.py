@@ -42,26 +42,28 @@ def make_photos(folder: Path, n: int) -> list[Path]:
     return paths
 
 
-def one_run(browser_type, photos: list[Path], clip: Path, seconds: float, tmp: Path) -> dict:
+def one_run(browser_type, photos: list[Path], clip: Path, seconds: float, tmp: Path, env: dict) -> dict:
     browser = browser_type.launch(executable_path=CHROMIUM, args=camera_flags(clip))  # not counted
     page = browser.new_context(viewport={"width": 1400, "height": 1000}, permissions=["camera"]).new_page()
     t0 = time.perf_counter()
-    proc, url = start_server(tmp / "server.log")
+    proc, url = start_server(tmp / "server.log", env=env)
     try:
         t_server = time.perf_counter() - t0
         page.goto(url, timeout=60_000)
         page.locator("input[type=file]").first.set_input_files(str(photos[0]))
         page.get_by_text("Face #1:").first.wait_for(timeout=180_000)
         t_cold = time.perf_counter() - t0
-        page.locator("input[type=file]").first.set_input_files([str(p) for p in photos[1:]])
-        page.get_by_text(f"Overview: {len(photos)} photos").wait_for(timeout=300_000)
-        rss_photos = vm_mb(proc.pid, "VmHWM")
+        for i, photo in enumerate(photos[1:], start=2):  # one at a time, as people add them
+            page.locator("input[type=file]").first.set_input_files(str(photo))
+            page.get_by_text(f"Overview: {i} photos").wait_for(timeout=300_000)
+        rss_photos, rss_after_photos = vm_mb(proc.pid, "VmHWM"), vm_mb(proc.pid, "VmRSS")
         page.locator("[data-testid='stSidebarNav'] a").filter(has_text="Live webcam").first.click()
         page.frame_locator(WEBRTC_FRAME).get_by_role("button", name="START").click(timeout=60_000)
         page.get_by_text("face(s) ·").first.wait_for(timeout=120_000)
         time.sleep(seconds)
         status = page.get_by_text("face(s) ·").first.inner_text()
         return {"server_s": t_server, "cold_s": t_cold, "peak_after_photos_mb": rss_photos,
+                "rss_after_photos_mb": rss_after_photos,
                 "rss_mb": vm_mb(proc.pid, "VmRSS"), "peak_mb": vm_mb(proc.pid, "VmHWM"), "status": status}
     finally:
         browser.close()
@@ -73,7 +75,10 @@ def main() -> None:
     p.add_argument("--runs", type=int, default=3)
     p.add_argument("--photos", type=int, default=10)
     p.add_argument("--webcam-seconds", type=float, default=60)
+    p.add_argument("--glibc-defaults", action="store_true",
+                   help="run the server with glibc's allocator defaults (fer_app/allocator.py not applied)")
     args = p.parse_args()
+    env = {"FER_GLIBC_DEFAULTS": "1"} if args.glibc_defaults else {}
     from playwright.sync_api import sync_playwright
 
     tmp = Path(tempfile.mkdtemp())
@@ -82,10 +87,11 @@ def main() -> None:
     runs = []
     with sync_playwright() as pw:
         for i in range(args.runs):
-            r = one_run(pw.chromium, photos, clip, args.webcam_seconds, tmp)
+            r = one_run(pw.chromium, photos, clip, args.webcam_seconds, tmp, env)
             runs.append(r)
             print(f"run {i + 1}: server up {r['server_s']:.1f} s, cold start {r['cold_s']:.1f} s, peak RSS "
-                  f"{r['peak_after_photos_mb']:.0f} MB after {args.photos} photos, {r['peak_mb']:.0f} MB after "
+                  f"{r['peak_after_photos_mb']:.0f} MB after {args.photos} photos (RSS then "
+                  f"{r['rss_after_photos_mb']:.0f} MB), {r['peak_mb']:.0f} MB after "
                   f"{args.webcam_seconds:.0f} s of webcam (RSS now {r['rss_mb']:.0f} MB; last status: {r['status']})",
                   flush=True)
     med = {k: statistics.median(r[k] for r in runs) for k in ("server_s", "cold_s", "peak_after_photos_mb", "peak_mb")}

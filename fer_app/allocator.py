@@ -11,16 +11,20 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import os
 
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD, _M_ARENA_MAX = -1, -3, -8
 _done = False
 
 
 def tune_allocator(arenas: int = 2, threshold: int = 1 << 20) -> bool:
-    """Apply the settings once per process; False where the C library is not glibc (nothing is changed)."""
+    """Apply the settings once per process; False where the C library is not glibc, or where
+    ``FER_GLIBC_DEFAULTS=1`` asks for glibc's defaults (``benchmarks/app_resources.py --glibc-defaults``)."""
     global _done
     if _done:
         return True
+    if os.environ.get("FER_GLIBC_DEFAULTS") == "1":
+        return False
     try:
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
         mallopt = libc.mallopt
