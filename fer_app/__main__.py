@@ -107,8 +107,8 @@ def predict(args) -> int:
                 Image.fromarray(annotate(rgb, faces)).save(out_dir / annotation_name(path, taken))
         except ImageLoadError as exc:
             record["error"] = str(exc)
-        except Exception as exc:  # never a traceback: report and go on with the next input
-            record["error"] = f"{path}: unexpected error ({type(exc).__name__}: {exc})"
+        except Exception:  # never a traceback: report and go on with the next input
+            record["error"] = f"{path} could not be analysed (an unexpected problem); try another copy of the photo"
         failed += record["error"] is not None
         if args.json:
             print(json.dumps(record), flush=True)

@@ -127,8 +127,9 @@ def run(args) -> int:
     except KeyboardInterrupt:
         print("\ncancelled", file=sys.stderr)
         return 130
-    except Exception as exc:  # never a traceback for a clip
-        print(f"error: {args.input}: unexpected error while decoding or analysing ({exc})", file=sys.stderr)
+    except Exception:  # never a traceback for a clip
+        print(f"error: {args.input} could not be analysed (an unexpected problem while decoding it); "
+              "export it again as MP4 (H.264) and retry", file=sys.stderr)
         return 1
     finally:
         if bar is not None:

@@ -117,8 +117,9 @@ class EmotionClassifier:
                 import keras
 
                 self._keras = keras.models.load_model(model_path, compile=False)
-        except Exception as exc:
-            raise ModelLoadError(f"cannot load {model_path}: {type(exc).__name__}: {exc}") from None
+        except Exception:
+            raise ModelLoadError(f"{model_path} is not a model file this app can load (damaged, or from another "
+                                 "version); restore models/ from the repository") from None
 
     def _load_tflite(self, path: Path) -> None:
         # LiteRT runs the TensorFlow-Lite export without TensorFlow (~60 MB installed instead of 1.3 GB)
