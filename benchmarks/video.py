@@ -1,6 +1,6 @@
 """Speed of video-file analysis, as multiples of real time (clip seconds per second of work).
 
-    python benchmarks/video.py [--runs 3] [--seconds 10] [--out FILE]
+    python -m benchmarks.video [--runs 3] [--seconds 10] [--out FILE]
 
 Clips are made here and encoded in memory with libx264 (like a phone or screen recording): scikit-image's
 astronaut face moving over a slowly panning photo background (or plain grey) with light sensor noise, 30 fps.
@@ -17,14 +17,12 @@ import io
 import os
 import platform
 import statistics
-import sys
 import time
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import numpy as np  # noqa: E402
+import numpy as np
 
 
 def make_frames(width: int, height: int, faces: int, seconds: float, fps: int = 30, seed: int = 0,
