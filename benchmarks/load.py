@@ -27,8 +27,14 @@ ERROR_WORDS = ("Traceback", "Exception", "Error:")
 
 
 def watch_errors(page, errors: list) -> None:
+    """Page exceptions, console errors and failed requests. Not counted: a 404 for an image of an earlier run
+    of the page (``/media/``): Streamlit drops a run's media files when the next run replaces them, and a
+    browser that is still fetching one then gets a 404; the page shows the new run's images."""
     page.on("pageerror", lambda exc: errors.append(f"page error: {exc}"))
-    page.on("console", lambda msg: errors.append(f"console: {msg.text}") if msg.type == "error" else None)
+    page.on("response", lambda r: errors.append(f"HTTP {r.status}: {r.url}")
+            if r.status >= 400 and "/media/" not in r.url else None)
+    page.on("console", lambda msg: errors.append(f"console: {msg.text}")
+            if msg.type == "error" and "Failed to load resource" not in msg.text else None)
 
 
 def webcam_session(url: str, clip: Path, seconds: float, face: bool, out: dict) -> None:

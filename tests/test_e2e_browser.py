@@ -125,11 +125,12 @@ def test_live_webcam_start_stop_start_gives_one_fresh_timeline_and_a_summary(ser
         video.screenshot(path=str(shot))
         assert video.evaluate("v => v.videoWidth") == 640
         first = stop_stream(page, frame)
-        assert page.get_by_role("button", name="Download the timeline (CSV)").count() == 1
+        page.get_by_role("button", name="Download the timeline (CSV)").wait_for(timeout=30_000)
         start_stream(page, frame, tmp_path, server)
         time.sleep(2)
         second = stop_stream(page, frame)
         assert first >= 5 and second < first  # the second START began a new timeline
+        page.get_by_role("button", name="Download the timeline (CSV)").wait_for(timeout=30_000)
         assert page.get_by_text("Summary of the last session").count() == 1
         assert page.locator("[data-testid='stMain'] .vega-embed").count() == 2  # shares + one timeline
         page.screenshot(path=str(tmp_path / "summary.png"), full_page=True)

@@ -75,7 +75,7 @@ def test_probabilities_are_calibrated(test_results):
 def test_gamma_and_contrast_changes_cost_at_most_1_5_points(test_results):
     from fer_app.model import load_classifier
     from fer_app.preprocess import normalize_face
-    from robustness import perturb
+    from benchmarks.robustness import perturb
     from training.evaluate import evaluate
 
     split, clean = test_results
