@@ -21,7 +21,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks.browser import (CHROMIUM, WEBRTC_FRAME, camera_flags, start_server, stop_server, vm_mb,
+from benchmarks.browser import (go_to_page, CHROMIUM, WEBRTC_FRAME, camera_flags, start_server, stop_server, vm_mb,
                                 write_face_y4m)
 
 
@@ -57,7 +57,7 @@ def one_run(browser_type, photos: list[Path], clip: Path, seconds: float, tmp: P
             page.locator("input[type=file]").first.set_input_files(str(photo))
             page.get_by_text(f"Overview: {i} photos").wait_for(timeout=300_000)
         rss_photos, rss_after_photos = vm_mb(proc.pid, "VmHWM"), vm_mb(proc.pid, "VmRSS")
-        page.locator("[data-testid='stSidebarNav'] a").filter(has_text="Live webcam").first.click()
+        go_to_page(page, "webcam")
         page.frame_locator(WEBRTC_FRAME).get_by_role("button", name="START").click(timeout=60_000)
         page.get_by_text("face(s) ·").first.wait_for(timeout=120_000)
         time.sleep(seconds)

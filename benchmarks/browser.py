@@ -23,6 +23,12 @@ BASE_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run
 WEBRTC_FRAME = "iframe[title='streamlit_webrtc.component.webrtc_streamer']"
 
 
+def go_to_page(page, url_path: str) -> None:
+    """Click the sidebar link of the page at ``url_path`` ('photos', 'webcam', 'video', 'model'), in the same
+    browser session, as people do (the links' text includes their icons' names, so match the address)."""
+    page.locator(f"[data-testid='stSidebarNav'] a[href$='/{url_path}']").first.click(timeout=120_000)
+
+
 def camera_flags(clip: Path) -> list[str]:
     """Flags that make Chromium's camera play ``clip`` (Y4M) and grant it without a prompt."""
     return BASE_FLAGS + ["--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",

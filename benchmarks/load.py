@@ -20,7 +20,7 @@ import threading
 import time
 from pathlib import Path
 
-from benchmarks.browser import (BASE_FLAGS, CHROMIUM, WEBRTC_FRAME, camera_flags, start_server, stop_server, vm_mb,
+from benchmarks.browser import (go_to_page, BASE_FLAGS, CHROMIUM, WEBRTC_FRAME, camera_flags, start_server, stop_server, vm_mb,
                                 write_face_y4m)
 
 ERROR_WORDS = ("Traceback", "Exception", "Error:")
@@ -47,7 +47,7 @@ def webcam_session(url: str, clip: Path, seconds: float, face: bool, out: dict) 
         page = browser.new_context(viewport={"width": 1200, "height": 900}, permissions=["camera"]).new_page()
         watch_errors(page, out["errors"])
         page.goto(url, timeout=120_000)  # then the menu, as people do (a deep link logs two harmless 404s)
-        page.locator("[data-testid='stSidebarNav'] a").filter(has_text="Live webcam").first.click(timeout=120_000)
+        go_to_page(page, "webcam")
         page.frame_locator(WEBRTC_FRAME).get_by_role("button", name="START").click(timeout=120_000)
         page.get_by_text(" fps").first.wait_for(timeout=180_000)
         end = time.time() + seconds

@@ -115,7 +115,7 @@ def share_chart(shares: dict[str, float], title: str = "Share of time per emotio
     df = pd.DataFrame({"emotion": list(EMOTIONS), "share": [float(shares.get(e, 0.0)) for e in EMOTIONS]})
     df["label"] = df["share"].map(lambda p: f"{p * 100:.0f}%")
     base = alt.Chart(df, title=title, height=220).encode(
-        y=alt.Y("emotion:N", sort=list(EMOTIONS), title=None),
+        y=alt.Y("emotion:N", sort=list(EMOTIONS), title=None, axis=alt.Axis(labelOverlap=False)),
         x=alt.X("share:Q", scale=alt.Scale(domain=[0, 1]), axis=alt.Axis(format="%"), title="share of time"))
     bars = base.mark_bar().encode(color=alt.Color("emotion:N", scale=_SCALE, legend=None),
                                   tooltip=["emotion", alt.Tooltip("share:Q", format=".1%")])

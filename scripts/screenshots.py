@@ -12,7 +12,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks.browser import CHROMIUM, ROOT, WEBRTC_FRAME, camera_flags, start_server, stop_server, write_face_y4m
+from benchmarks.browser import (CHROMIUM, ROOT, WEBRTC_FRAME, camera_flags, go_to_page, start_server, stop_server,
+                                write_face_y4m)
 
 WIDTH = 1000  # px of the saved PNGs
 
@@ -26,10 +27,6 @@ def save(page, path: Path) -> None:
     img.resize((WIDTH, round(img.height * WIDTH / img.width)), Image.Resampling.LANCZOS).save(path, optimize=True)
     raw.unlink()
     print(f"{path}: {path.stat().st_size // 1024} KB")
-
-
-def go_to(page, title: str) -> None:
-    page.locator("[data-testid='stSidebarNav'] a").filter(has_text=title).first.click()
 
 
 def main() -> None:
@@ -54,17 +51,18 @@ def main() -> None:
             page.get_by_text("Face #1:").first.wait_for(timeout=120_000)
             time.sleep(1)
             save(page, out / "photos.png")
-            go_to(page, "Live webcam")
+            go_to_page(page, "webcam")
             page.frame_locator(WEBRTC_FRAME).get_by_role("button", name="START").click(timeout=60_000)
             page.get_by_text("face(s) ·").first.wait_for(timeout=120_000)
             time.sleep(6)
             save(page, out / "webcam.png")
             page.frame_locator(WEBRTC_FRAME).get_by_role("button", name="STOP").click(timeout=30_000)
-            go_to(page, "Video")
-            page.locator("[data-testid='stFileUploaderDropzone']").first.wait_for(timeout=60_000)
+            page.get_by_text("Summary of the last session").wait_for(timeout=60_000)
+            go_to_page(page, "video")
+            page.get_by_text("Emotions in a video").wait_for(timeout=60_000)
             time.sleep(1)
             save(page, out / "video.png")
-            go_to(page, "Model")
+            go_to_page(page, "model")
             page.get_by_text("What it is.").wait_for(timeout=60_000)
             time.sleep(2)
             save(page, out / "model.png")

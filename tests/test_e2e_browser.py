@@ -17,8 +17,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from benchmarks.browser import (BASE_FLAGS, CHROMIUM, WEBRTC_FRAME, camera_flags, start_server, stop_server,
-                                write_face_y4m)
+from benchmarks.browser import (BASE_FLAGS, CHROMIUM, WEBRTC_FRAME, camera_flags, go_to_page, start_server,
+                                stop_server, write_face_y4m)
 from conftest import needs_shipped_model
 
 if not Path(CHROMIUM).exists():
@@ -43,11 +43,6 @@ def main_text(page) -> str:
     return page.locator("[data-testid='stMain']").first.inner_text(timeout=10_000)
 
 
-def go_to(page, title: str) -> None:
-    """Click a page in the sidebar navigation (same browser session, as a user does)."""
-    page.locator("[data-testid='stSidebarNav'] a").filter(has_text=title).first.click()
-
-
 def test_photo_batch_survives_a_page_switch_and_a_broken_file_reads_plainly(server, tmp_path):
     from PIL import Image
 
@@ -65,9 +60,9 @@ def test_photo_batch_survives_a_page_switch_and_a_broken_file_reads_plainly(serv
         assert "bad.jpg is not a readable image; use JPEG, PNG, WebP, BMP or TIFF" in text
         assert not any(s in text for s in INTERNALS), text
         assert re.search(r"Face #1: (angry|disgust|fear|happy|neutral|sad|surprise)", text)
-        go_to(page, "Model")
+        go_to_page(page, "model")
         page.get_by_text("What it is.").wait_for(timeout=60_000)
-        go_to(page, "Photos")
+        go_to_page(page, "photos")
         page.get_by_text("Face #1:").first.wait_for(timeout=60_000)  # still there, not uploaded again
         assert "Overview: 2 photos" in main_text(page)
         page.screenshot(path=str(tmp_path / "photos.png"), full_page=True)
