@@ -26,15 +26,29 @@ from benchmarks.browser import (go_to_page, BASE_FLAGS, CHROMIUM, WEBRTC_FRAME, 
 ERROR_WORDS = ("Traceback", "Exception", "Error:")
 
 
+#: Console lines about a media file of an earlier run of the page: Streamlit drops a run's images and download
+#: data when the next run replaces them, and a browser still fetching one gets a 404 (the page then shows the
+#: new run's). Seen only when a session reruns faster than its images load; not counted as errors.
+MEDIA_CLEANUP = ("Failed to load resource", "Image source error", "Download Button source error")
+
+
 def watch_errors(page, errors: list) -> None:
-    """Page exceptions, console errors and failed requests. Not counted: a 404 for an image of an earlier run
-    of the page (``/media/``): Streamlit drops a run's media files when the next run replaces them, and a
-    browser that is still fetching one then gets a 404; the page shows the new run's images."""
+    """Page exceptions, console errors and failed requests, except the media clean-up above."""
     page.on("pageerror", lambda exc: errors.append(f"page error: {exc}"))
     page.on("response", lambda r: errors.append(f"HTTP {r.status}: {r.url}")
             if r.status >= 400 and "/media/" not in r.url else None)
     page.on("console", lambda msg: errors.append(f"console: {msg.text}")
-            if msg.type == "error" and "Failed to load resource" not in msg.text else None)
+            if msg.type == "error" and not any(m in msg.text for m in MEDIA_CLEANUP) else None)
+
+
+def guarded(session, *args) -> None:
+    """Run a session; a browser step that times out is that session's error, not a crashed thread."""
+    out = args[-1]
+    try:
+        session(*args)
+    except Exception as exc:  # Playwright timeouts on an overloaded machine
+        out.setdefault("errors", []).append(f"{type(exc).__name__}: {str(exc).splitlines()[0]}")
+        out["ok"] = False
 
 
 def webcam_session(url: str, clip: Path, seconds: float, face: bool, out: dict) -> None:
@@ -107,12 +121,12 @@ def run_load(url: str, proc, webcams: int, uploaders: int, seconds: float, tmp: 
     sessions, threads = [], []
     for i in range(webcams):
         out = {"kind": "webcam", "face": i % 2 == 0}
-        threads.append(threading.Thread(target=webcam_session, args=(url, face if out["face"] else empty, seconds,
-                                                                     out["face"], out)))
+        threads.append(threading.Thread(target=guarded, args=(webcam_session, url, face if out["face"] else empty,
+                                                               seconds, out["face"], out)))
         sessions.append(out)
     for i in range(uploaders):
         out = {"kind": "upload"}
-        threads.append(threading.Thread(target=upload_session, args=(url, session_photos(tmp, i), seconds, out)))
+        threads.append(threading.Thread(target=guarded, args=(upload_session, url, session_photos(tmp, i), seconds, out)))
         sessions.append(out)
     rss_start = vm_mb(proc.pid, "VmRSS")
     for t in threads:
@@ -142,13 +156,13 @@ def report_load(result: dict, log: Path) -> bool:
 def soak(url: str, proc, minutes: float, tmp: Path) -> None:
     out, samples = {}, []
     clip = tmp / "face.y4m"
-    thread = threading.Thread(target=webcam_session, args=(url, clip, minutes * 60, True, out))
+    thread = threading.Thread(target=guarded, args=(webcam_session, url, clip, minutes * 60, True, out))
     t0 = time.time()
     thread.start()
     while thread.is_alive():
         samples.append((time.time() - t0, vm_mb(proc.pid, "VmRSS")))
         time.sleep(10)
-    after_1 = next(r for t, r in samples if t >= 60)
+    after_1 = next((r for t, r in samples if t >= 60), samples[-1][1])
     print(f"soak {minutes:g} min: RSS {after_1:.0f} MB after the first minute, {samples[-1][1]:.0f} MB at the end "
           f"({100 * (samples[-1][1] - after_1) / after_1:+.1f} %), median {statistics.median(out['fps'] or [0]):.1f} fps; "
           f"errors: {out.get('errors') or 'none'}")
