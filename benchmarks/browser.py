@@ -26,7 +26,8 @@ WEBRTC_FRAME = "iframe[title='streamlit_webrtc.component.webrtc_streamer']"
 def go_to_page(page, url_path: str) -> None:
     """Click the sidebar link of the page at ``url_path`` ('photos', 'webcam', 'video', 'model'), in the same
     browser session, as people do (the links' text includes their icons' names, so match the address)."""
-    page.locator(f"[data-testid='stSidebarNav'] a[href$='/{url_path}']").first.click(timeout=120_000)
+    end = "/" if url_path == "photos" else f"/{url_path}"  # the default page's link is the app's root
+    page.locator(f"[data-testid='stSidebarNav'] a[href$='{end}']").first.click(timeout=120_000)
 
 
 def camera_flags(clip: Path) -> list[str]:
