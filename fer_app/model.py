@@ -51,15 +51,9 @@ def model_dir_of(path) -> Path:
 
 
 @contextlib.contextmanager
-def _native_stderr_quiet():
-    """Hide what native code prints on file descriptor 2 meanwhile, unless ``TF_CPP_MIN_LOG_LEVEL=0``.
-
-    LiteRT prints "INFO: Created TensorFlow Lite XNNPACK delegate for CPU." on every allocation; it ignores
-    ``TF_CPP_MIN_LOG_LEVEL`` set from Python (only a value in the environment at process start counts).
-    """
-    if os.environ.get("TF_CPP_MIN_LOG_LEVEL") == "0":
-        yield
-        return
+def native_stderr_hidden():
+    """Send what native code writes to file descriptor 2 to /dev/null meanwhile (Python's own errors are
+    raised after it, so they still show). Also used by ``training.quiet`` for TensorFlow's import."""
     sys.stderr.flush()
     saved = os.dup(2)
     try:
@@ -69,6 +63,20 @@ def _native_stderr_quiet():
     finally:
         os.dup2(saved, 2)
         os.close(saved)
+
+
+@contextlib.contextmanager
+def _native_stderr_quiet():
+    """:func:`native_stderr_hidden`, unless ``TF_CPP_MIN_LOG_LEVEL=0``.
+
+    LiteRT prints "INFO: Created TensorFlow Lite XNNPACK delegate for CPU." on every allocation; it ignores
+    ``TF_CPP_MIN_LOG_LEVEL`` set from Python (only a value in the environment at process start counts).
+    """
+    if os.environ.get("TF_CPP_MIN_LOG_LEVEL") == "0":
+        yield
+        return
+    with native_stderr_hidden():
+        yield
 
 
 class EmotionClassifier:

@@ -15,20 +15,7 @@ import logging
 import os
 import sys
 
-
-@contextlib.contextmanager
-def native_stderr_hidden():
-    """Send what native code writes to file descriptor 2 to /dev/null meanwhile (Python's own errors are
-    raised after it, so they still show)."""
-    sys.stderr.flush()
-    saved = os.dup(2)
-    try:
-        with open(os.devnull, "wb") as null:
-            os.dup2(null.fileno(), 2)
-            yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
+from fer_app.model import native_stderr_hidden
 
 
 def quiet_tensorflow(verbose: bool = False, import_now: bool = True) -> None:
