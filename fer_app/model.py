@@ -12,6 +12,7 @@ must equal :data:`fer_app.labels.EMOTIONS` and its preprocessing version must eq
 from __future__ import annotations
 
 import contextlib
+import copy
 import json
 import os
 import sys
@@ -30,6 +31,13 @@ SHIPPED_MODEL_DIR = Path(__file__).resolve().parent.parent / "models"
 
 def default_model_dir() -> Path:
     return Path(os.environ.get("FER_MODEL_DIR") or SHIPPED_MODEL_DIR)
+
+
+#: What each head's probabilities stand for, in the words the app shows (``config.json``'s ``heads``)
+HEAD_MEANING = {
+    "crowd": "how ten people would label this face (trained on FER+'s ten annotators per face)",
+    "fer2013": "FER-2013's labels (one annotator's guess per training face)",
+}
 
 
 class ModelLoadError(RuntimeError):
@@ -86,7 +94,7 @@ class EmotionClassifier:
     Safe to share between threads: each call holds a lock around the interpreter/model.
     """
 
-    def __init__(self, model_dir=None, backend: str = "auto", model_path=None):
+    def __init__(self, model_dir=None, backend: str = "auto", model_path=None, head: str | None = None):
         self.model_dir = Path(model_dir) if model_dir else default_model_dir()
         if model_path is not None:
             model_path = Path(model_path)
@@ -104,8 +112,7 @@ class EmotionClassifier:
         if version != preprocess.PREPROCESSING_VERSION:
             raise ModelLoadError(f"{config_path}: preprocessing {version!r} differs from this code's "
                                  f"{preprocess.PREPROCESSING_VERSION!r}; retrain or update")
-        self.temperature = float(self.config.get("temperature", 1.0))
-        self.temperature_tta = float(self.config.get("temperature_tta", self.temperature))
+        self._choose_head(head or self.config.get("app_head"))
         if model_path is None:
             tfl, ker = self.model_dir / "model.tflite", self.model_dir / "model.keras"
             if backend == "keras" or (backend == "auto" and not tfl.is_file()):
@@ -129,6 +136,25 @@ class EmotionClassifier:
             raise ModelLoadError(f"{model_path} is not a model file this app can load (damaged, or from another "
                                  "version); restore models/ from the repository") from None
 
+    def _choose_head(self, head: str | None) -> None:
+        """Which head's columns and temperatures this classifier reports (``config["heads"]``; a one-head model
+        has one, ``fer2013``); a head without its own temperatures uses the config's top-level ones."""
+        heads = self.config.get("heads") or {"fer2013": {}}
+        self.heads = tuple(heads)
+        self.head = head or self.heads[0]
+        if self.head not in heads:
+            raise ModelLoadError(f"this model has no {self.head!r} head (it has: {', '.join(self.heads)})")
+        spec = heads[self.head]
+        self._columns = tuple(spec["columns"]) if "columns" in spec else None
+        self.temperature = float(spec.get("temperature", self.config.get("temperature", 1.0)))
+        self.temperature_tta = float(spec.get("temperature_tta", self.config.get("temperature_tta", self.temperature)))
+
+    def with_head(self, head: str) -> EmotionClassifier:
+        """The same loaded network reporting another head (no second copy of the model in memory)."""
+        other = copy.copy(self)
+        other._choose_head(head)
+        return other
+
     def _load_tflite(self, path: Path) -> None:
         # LiteRT runs the TensorFlow-Lite export without TensorFlow (~60 MB installed instead of 1.3 GB)
         from ai_edge_litert.interpreter import Interpreter
@@ -137,14 +163,14 @@ class EmotionClassifier:
         inp = self._interp.get_input_details()[0]
         self._in_index = inp["index"]
         self._out_index = self._interp.get_output_details()[0]["index"]
-        self._batch = None
+        self._allocated = {"batch": None}  # shared by with_head() copies, which share the interpreter
 
     def _raw_tflite(self, x: np.ndarray) -> np.ndarray:
-        if self._batch != len(x):
+        if self._allocated["batch"] != len(x):
             self._interp.resize_tensor_input(self._in_index, list(x.shape))
             with _native_stderr_quiet():
                 self._interp.allocate_tensors()
-            self._batch = len(x)
+            self._allocated["batch"] = len(x)
         self._interp.set_tensor(self._in_index, x)
         self._interp.invoke()
         return self._interp.get_tensor(self._out_index).copy()
@@ -169,7 +195,8 @@ class EmotionClassifier:
             with self._lock:
                 parts.append(self._raw_tflite(chunk) if self.backend == "tflite"
                              else np.asarray(self._keras(chunk, training=False)))
-        return np.concatenate(parts)
+        out = np.concatenate(parts)
+        return out[:, self._columns[0]:self._columns[1]] if self._columns else out
 
     def predict_raw_tta(self, faces_u8: np.ndarray, shifts=preprocess.TTA_SHIFTS) -> np.ndarray:
         """Uncalibrated softmax averaged over the test-time views (:func:`preprocess.tta_views`)."""

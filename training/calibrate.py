@@ -28,7 +28,7 @@ from training.run_dir import RunDir
 def calibrate(run: RunDir, val: Split) -> dict:
     """Fit both temperatures of the model in ``run`` on ``val`` and add them (and the validation figures)
     to its config.json."""
-    clf = EmotionClassifier(run.path, backend="keras")
+    clf = EmotionClassifier(run.path, backend="keras", head="fer2013")
     raw = clf.predict_raw(val.x)
     tta = clf.predict_raw_tta(val.x)
     t, t_tta = fit_temperature(raw, val.y), fit_temperature(tta, val.y)
@@ -42,8 +42,25 @@ def calibrate(run: RunDir, val: Split) -> dict:
         "val_ece_calibrated": expected_calibration_error(apply_temperature(raw, t), val.y),
         "val_ece_tta_calibrated": expected_calibration_error(apply_temperature(tta, t_tta), val.y),
     }
+    if "crowd" in clf.heads:
+        result["heads"] = calibrate_crowd_head(clf.with_head("crowd"), val, run.read_config()["heads"], run.settings()["ferplus"])
     run.update_config(**result)
     return result
+
+
+def calibrate_crowd_head(clf: EmotionClassifier, val: Split, heads: dict, votes_path) -> dict:
+    """``heads`` with the crowd head's temperatures, fitted on the validation faces that have a crowd majority
+    (``training.ferplus``), and its validation accuracy against that majority."""
+    from training.ferplus import crowd_labels, read_votes
+
+    majority = crowd_labels(val, read_votes(votes_path)).majority()
+    known = majority >= 0
+    raw, tta = clf.predict_raw(val.x)[known], clf.predict_raw_tta(val.x)[known]
+    y = majority[known]
+    crowd = {**heads["crowd"], "temperature": fit_temperature(raw, y), "temperature_tta": fit_temperature(tta, y),
+             "val_ferplus_accuracy": float((raw.argmax(1) == y).mean()),
+             "val_ferplus_accuracy_tta": float((tta.argmax(1) == y).mean()), "val_ferplus_n": int(known.sum())}
+    return {**heads, "crowd": crowd}
 
 
 def calibrate_in_subprocess(model_dir: Path, data, cache_dir=None, verbose: bool = False) -> float:

@@ -316,22 +316,36 @@ def class_weights(y: np.ndarray, mode: str = "sqrt") -> dict[int, float] | None:
     return {i: float(v) for i, v in enumerate(np.sqrt(w) if mode == "sqrt" else w)}
 
 
-def make_dataset(split: Split, batch_size: int, training: bool = False, seed: int = 0, augment=None):
+def make_dataset(split: Split, batch_size: int, training: bool = False, seed: int = 0, augment=None,
+                 crowd_targets: np.ndarray | None = None, class_weight: dict | None = None):
     """tf.data pipeline of (faces float32 (N, 48, 48, 1) in [0, 255], one-hot labels) batches.
 
     Only the uint8 48x48 faces live in memory. ``training`` shuffles every epoch (seeded by ``seed``);
     ``augment`` (``training.augment.augment_dataset``, training only) maps the batched dataset to its
     augmented version. Resizing to the network's input size and scaling happen inside the model
     (``fer_app.preprocess.model_input_stage``).
+
+    With ``crowd_targets`` (N, 7) (a two-head model, ``training.ferplus``) the labels are the one-hot and the
+    crowd targets side by side, (N, 14), and ``class_weight`` becomes per-face weights after the augmentation,
+    by each face's FER-2013 label (Keras' own ``class_weight`` takes one label per face, as Keras would).
     """
     import tensorflow as tf
 
-    ds = tf.data.Dataset.from_tensor_slices((split.x[..., None], split.y.astype(np.int32)))
+    labels = split.y.astype(np.int32)
+    ds = tf.data.Dataset.from_tensor_slices((split.x[..., None], labels) if crowd_targets is None
+                                            else (split.x[..., None], labels, crowd_targets.astype(np.float32)))
     if training:
         ds = ds.shuffle(len(split), seed=seed, reshuffle_each_iteration=True)
     ds = ds.batch(batch_size)
-    ds = ds.map(lambda x, y: (tf.cast(x, tf.float32), tf.one_hot(y, len(EMOTIONS))),
-                num_parallel_calls=tf.data.AUTOTUNE)
+    if crowd_targets is None:
+        ds = ds.map(lambda x, y: (tf.cast(x, tf.float32), tf.one_hot(y, len(EMOTIONS))), num_parallel_calls=tf.data.AUTOTUNE)
+    else:
+        ds = ds.map(lambda x, y, c: (tf.cast(x, tf.float32), tf.concat([tf.one_hot(y, len(EMOTIONS)), c], axis=1)),
+                    num_parallel_calls=tf.data.AUTOTUNE)
     if augment is not None:
         ds = augment(ds)
+    if crowd_targets is not None and class_weight:
+        per_class = tf.constant([class_weight[i] for i in range(len(EMOTIONS))], tf.float32)
+        ds = ds.map(lambda x, y: (x, y, tf.gather(per_class, tf.argmax(y[:, :len(EMOTIONS)], axis=1))),
+                    num_parallel_calls=tf.data.AUTOTUNE)
     return ds.prefetch(tf.data.AUTOTUNE)

@@ -23,6 +23,7 @@ from fer_app.calibration import expected_calibration_error, nll
 from fer_app.labels import EMOTIONS
 from fer_app.model import EmotionClassifier, ModelLoadError
 from training.data import DatasetError, load_model_split
+from training.ferplus import VotesError
 from training.gallery import write_gallery
 from training.quiet import native_stderr_hidden, quiet_tensorflow
 
@@ -54,6 +55,40 @@ def evaluate(clf: EmotionClassifier, x: np.ndarray, y: np.ndarray, tta: bool = F
     result.update(ece=round(expected_calibration_error(probs, y), 4), nll=round(nll(probs, y), 4),
                   temperature=clf.temperature_tta if tta else clf.temperature, tta=tta)
     return result
+
+
+def crowd_truth(clf: EmotionClassifier, split, votes_path, probs: np.ndarray) -> dict:
+    """The second truth: metrics of ``probs`` against FER+'s crowd majority on the faces whose unique majority is
+    one of the seven (``training.ferplus``), with how many faces that is and how many were left out."""
+    from training.ferplus import crowd_labels, read_votes
+
+    majority = crowd_labels(split, read_votes(votes_path)).majority()
+    known = majority >= 0
+    result = classification_metrics(majority[known], probs[known].argmax(axis=1))
+    result.update(head=clf.head, truth="ferplus_majority", left_out=int((~known).sum()),
+                  fer2013_labels_agree=round(float((split.y[known] == majority[known]).mean()), 4))
+    return result
+
+
+def both_truths(clf: EmotionClassifier, split, votes_path, tta: bool) -> tuple[dict, np.ndarray]:
+    """(metrics, the FER-2013 head's probabilities): FER-2013's labels judge the FER-2013 head (the top level, as
+    for a one-head model) and FER+'s crowd majority judges the crowd head (``ferplus``, with ``votes_path``);
+    ``cross`` gives each head against the other truth. A one-head model is judged by both truths alike."""
+    fer2013 = clf.with_head("fer2013")
+    probs = fer2013.predict_prepared(split.x[..., None], tta=tta)
+    m = evaluate(fer2013, split.x, split.y, tta=tta, probs=probs)
+    m["head"] = "fer2013"
+    if votes_path is None:
+        return m, probs
+    crowd = clf.with_head("crowd") if "crowd" in clf.heads else fer2013
+    crowd_probs = probs if crowd is fer2013 else crowd.predict_prepared(split.x[..., None], tta=tta)
+    m["ferplus"] = crowd_truth(crowd, split, votes_path, crowd_probs)
+    if crowd is not fer2013:
+        on_crowd = crowd_truth(fer2013, split, votes_path, probs)
+        on_labels = classification_metrics(split.y, crowd_probs.argmax(axis=1))
+        m["cross"] = {"fer2013_head_on_ferplus_majority": {k: on_crowd[k] for k in ("accuracy", "macro_f1", "n")},
+                      "crowd_head_on_fer2013_labels": {k: on_labels[k] for k in ("accuracy", "macro_f1", "n")}}
+    return m, probs
 
 
 def draw_confusion_matrix(cm, path: Path, title: str = "") -> None:
@@ -96,6 +131,16 @@ def format_report(m: dict) -> str:
     return "\n".join(lines)
 
 
+def ferplus_report(m: dict) -> str:
+    f = m["ferplus"]
+    lines = [f"FER+ crowd majority ({f['head']} head): n={f['n']} ({f['left_out']} faces without a unique 7-class majority "
+             f"left out)  accuracy={f['accuracy']:.4f}  macro-F1={f['macro_f1']:.4f}  "
+             f"(FER-2013's own labels agree with it on {f['fer2013_labels_agree']:.4f})"]
+    for what, c in m.get("cross", {}).items():
+        lines.append(f"  {what.replace('_', ' ')}: accuracy={c['accuracy']:.4f}  macro-F1={c['macro_f1']:.4f}  (n={c['n']})")
+    return "\n".join(lines)
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m training.evaluate", description=__doc__.split("\n")[0])
     p.add_argument("--model", default=None, help="model file (.keras/.tflite) or directory (default: models/)")
@@ -107,6 +152,8 @@ def main(argv=None) -> int:
     p.add_argument("--backend", default="auto", choices=["auto", "keras", "tflite"])
     p.add_argument("--val-fraction", type=float, default=None, help="default: the model's own setting")
     p.add_argument("--seed", type=int, default=None, help="default: the model's own setting")
+    p.add_argument("--ferplus", default=None,
+                   help="FER+ votes (ferplus_votes.csv) for the second truth; default: the file the model was trained with, if any")
     p.add_argument("--cache-dir", default=None)
     p.add_argument("--verbose", action="store_true", help="show TensorFlow's start-up notices")
     args = p.parse_args(argv)
@@ -123,10 +170,12 @@ def main(argv=None) -> int:
         overrides = {"val_fraction": args.val_fraction, "seed": args.seed}
         settings = {**clf.config.get("settings", {}), **{k: v for k, v in overrides.items() if v is not None}}
         split = load_model_split(args.data, args.split, settings, args.cache_dir)
+        votes = args.ferplus or settings.get("ferplus")
+        if votes and not Path(votes).is_file():
+            raise VotesError(f"{votes}: no such votes file (give --ferplus PATH to ferplus_votes.csv)")
         t0 = time.time()
-        probs = clf.predict_prepared(split.x[..., None], tta=args.tta)
-        m = evaluate(clf, split.x, split.y, tta=args.tta, probs=probs)
-    except (DatasetError, ModelLoadError) as exc:
+        m, probs = both_truths(clf, split, votes, args.tta)
+    except (DatasetError, ModelLoadError, VotesError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     m.update(split=args.split, model=str(clf.path), backend=clf.backend,
@@ -137,7 +186,12 @@ def main(argv=None) -> int:
         draw_confusion_matrix(m["confusion_matrix"], out / "confusion_matrix.png",
                               f"{args.split}: accuracy {m['accuracy'] * 100:.1f}%, macro-F1 {m['macro_f1']:.3f}")
         write_gallery(split.x, probs, split.y, out)
-    print(json.dumps(m) if args.json else format_report(m))
+        if "ferplus" in m:
+            f = m["ferplus"]
+            draw_confusion_matrix(f["confusion_matrix"], out / "confusion_matrix_ferplus.png",
+                                  f"{args.split}, {f['head']} head vs crowd majority: accuracy {f['accuracy'] * 100:.1f}%, "
+                                  f"macro-F1 {f['macro_f1']:.3f}")
+    print(json.dumps(m) if args.json else format_report(m) + (("\n" + ferplus_report(m)) if "ferplus" in m else ""))
     return 0
 
 

@@ -9,6 +9,9 @@ Two training runs and a weight average, each an ordinary, resumable step under `
 3. ``soup`` (shipped): the mean of ``first``'s and ``restart``'s weights with BatchNorm statistics
    re-estimated on clean training faces (``training.soup``, about 3 minutes; ``docs/research/experiments.md``);
 
+with ``--ferplus ferplus_votes.csv`` both training stages train a second head on FER+'s ten annotators' votes
+beside FER-2013's (``training.ferplus``, ``training.two_heads``; the soup averages both heads);
+
 every training stage with one affine warp per face (``training.augment``). The shipped model was trained
 by these commands run one by one, as ``m24v2``, ``s24v2``, ``soup24v2`` (its name in docs/research/); runs of
 this command before 2026-12-06 named their folders ``m96``, ``s96``, ``soup96``;
@@ -53,7 +56,6 @@ STAGES = [
 #: the weight average of the two training stages' models, the recipe's final model
 SOUP, SOUP_MEMBERS = "soup", ("first", "restart")
 
-
 def common_args(args) -> list[str]:
     """The options every step takes from the recipe's command."""
     return ((["--cache-dir", args.cache_dir] if args.cache_dir else [])
@@ -76,6 +78,8 @@ def stage_args(name: str, args) -> list[str]:
     argv = ["--data", args.data, "--out", f"{args.out}/{name}", "--resume", "--quiet"]
     if name == "first":
         argv += ["--weights", args.weights]
+    if args.ferplus:
+        argv += ["--ferplus", args.ferplus]
     return argv + common_args(args) + [a.format(**values) for a in template]
 
 
@@ -159,6 +163,8 @@ def main(argv=None) -> int:
                    help=f"fine-tuning epochs of the first stage first (default {FIRST_EPOCHS}, the shipped model's)")
     p.add_argument("--first-lr", type=float, default=FIRST_LR,
                    help=f"peak learning rate of the first stage first (default {FIRST_LR}, the shipped model's)")
+    p.add_argument("--ferplus", default=None,
+                   help="FER+ crowd votes (ferplus_votes.csv): every stage also trains the crowd head (default: off)")
     p.add_argument("--cache-dir", default=None)
     p.add_argument("--verbose", action="store_true", help="show TensorFlow's start-up notices in every step")
     args = p.parse_args(argv)
@@ -170,6 +176,8 @@ def main(argv=None) -> int:
     # checked before anything is written under --out (a stage would only fail after creating the ledger)
     if not Path(args.data).exists():
         p.error(f"--data {args.data}: no such file or folder")
+    if args.ferplus and not Path(args.ferplus).is_file():
+        p.error(f"--ferplus {args.ferplus}: no such votes file (FER+ votes: ferplus_votes.csv)")
     if args.weights not in ("imagenet", "none") and not Path(args.weights).is_file():
         p.error(f"--weights {args.weights}: no such file (or 'imagenet' to download them)")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
@@ -188,12 +196,12 @@ def _run(args, out: Path) -> int:
         code = run_step(name, "training.train", stage_args(name, args), out)
         if code:
             return code
-    shipped = str(out / SOUP)
-    if not soup_done(Path(shipped)):
+    if not soup_done(out / SOUP):
         logging.info("stage %s", SOUP)
         code = run_step(SOUP, "training.soup", soup_args(args), out)
         if code:
             return code
+    shipped = str(out / SOUP)
     data = ["--data", args.data] + common_args(args)
     code = run_step("export", "training.export", ["--model", shipped] + data, out)
     if code:

@@ -21,7 +21,8 @@ from pathlib import Path
 from fer_app.model import model_dir_of
 
 CONFIG, HISTORY, STATE, MODEL, CHECKPOINTS = "config.json", "history.csv", "state.json", "model.keras", "checkpoints"
-HISTORY_FIELDS = ["epoch", "phase", "lr", "loss", "accuracy", "val_loss", "val_accuracy", "seconds"]
+HISTORY_FIELDS = ["epoch", "phase", "lr", "loss", "accuracy", "val_loss", "val_accuracy", "seconds",
+                  "crowd_accuracy", "val_crowd_accuracy"]  # the crowd head's (training.two_heads), NA without one
 NEW_STATE = {"epochs_done": 0, "best_val_accuracy": -1.0, "best_epoch": 0, "wait": 0,
              "stopped_early": False, "finished": False, "peak_rss_mb": None}
 

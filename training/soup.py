@@ -54,6 +54,8 @@ def member_configs(members: list[Path]) -> list[dict]:
         values = {c["settings"].get(key) for c in configs}
         if len(values) > 1:
             raise ValueError(f"the members differ in {key} ({sorted(map(str, values))}): they cannot be averaged")
+    if len({tuple(c.get("heads") or ()) for c in configs}) > 1:
+        raise ValueError("the members have different heads (one was trained with --ferplus): they cannot be averaged")
     return configs
 
 

@@ -29,14 +29,17 @@ import math
 import sys
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 from fer_app import preprocess
 from fer_app.labels import EMOTIONS
 from fer_app.model import ModelLoadError
 from training.augment import AUGMENTATION, augment_dataset
 from training.calibrate import calibrate_in_subprocess
+from training.ferplus import VotesError
 from training.data import DatasetError, class_weights, load_model_splits, make_dataset
 from training.memory import peak_rss_mb
+from training.model import HEAD_COLUMNS
 from training.quiet import quiet_tensorflow
 from training.run_dir import RunDir, model_file
 
@@ -45,7 +48,7 @@ log = logging.getLogger("training.train")
 #: Settings that define a run; --resume reuses the stored ones.
 RUN_SETTINGS = ["epochs", "head_epochs", "img_size", "alpha", "weights", "batch_size", "seed", "lr", "head_lr",
                 "min_lr_ratio", "label_smoothing", "class_weight", "augment", "erase", "mixup", "val_fraction",
-                "patience", "dropout", "bn_momentum", "init_from"]
+                "patience", "dropout", "bn_momentum", "init_from", "ferplus", "ferplus_lam"]
 
 #: {option: (test, what it allows)} for every numeric option, checked before any data is read
 _RANGES = {
@@ -65,6 +68,7 @@ _RANGES = {
     "patience": (lambda v: v >= 1, "at least 1"),
     "dropout": (lambda v: 0 <= v < 1, "in [0, 1)"),
     "bn-momentum": (lambda v: 0 <= v < 1, "in [0, 1)"),
+    "ferplus-lam": (lambda v: 0 <= v <= 1, "in [0, 1]"),
 }
 
 
@@ -91,6 +95,10 @@ def parse_args(argv=None):
     p.add_argument("--init-from", default=None,
                    help="start from a trained model's weights (a model directory or .keras file of the same "
                         "alpha; any input size) instead of --weights; usually with --head-epochs 0")
+    p.add_argument("--ferplus", default=None,
+                   help="FER+ crowd votes (ferplus_votes.csv): adds a second head, 'crowd', trained on them (training.ferplus)")
+    p.add_argument("--ferplus-lam", type=float, default=0.0,
+                   help="the crowd head's targets: lam * one-hot(FER-2013 label) + (1 - lam) * crowd distribution (default 0)")
     p.add_argument("--val-fraction", type=float, default=0.1)
     p.add_argument("--patience", type=int, default=6, help="early-stopping patience (epochs)")
     p.add_argument("--dropout", type=float, default=0.3)
@@ -105,6 +113,8 @@ def parse_args(argv=None):
         allowed = outside_range(option, value)
         if allowed:
             p.error(f"--{option} must be {allowed}, got {value}")
+    if args.ferplus and not Path(args.ferplus).is_file():
+        p.error(f"--ferplus {args.ferplus}: no such votes file (FER+ votes: ferplus_votes.csv)")
     if args.epochs + args.head_epochs < 1:
         p.error("--epochs and --head-epochs are both 0: nothing would be trained")
     return args
@@ -140,11 +150,17 @@ def data_stream_seed(seed: int, epochs_done: int) -> int:
     return seed if epochs_done == 0 else seed + 1009 * epochs_done
 
 
-def compile_model(model, lr: float, label_smoothing: float) -> None:
+def compile_model(model, lr: float, label_smoothing: float, crowd_head: bool = False) -> None:
     import keras
 
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate=lr),
-                  loss=keras.losses.CategoricalCrossentropy(label_smoothing=label_smoothing), metrics=["accuracy"])
+    if not crowd_head:
+        model.compile(optimizer=keras.optimizers.Adam(learning_rate=lr),
+                      loss=keras.losses.CategoricalCrossentropy(label_smoothing=label_smoothing), metrics=["accuracy"])
+        return
+    from training.two_heads import crowd_accuracy, fer2013_accuracy, two_head_loss
+
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate=lr), loss=two_head_loss(label_smoothing),
+                  metrics=[fer2013_accuracy(), crowd_accuracy()])
 
 
 # ----------------------------------------------------------------------------- the steps
@@ -204,26 +220,48 @@ def load_data(run: RunDir, args, settings: dict, state: dict) -> Data:
                      "val_fingerprint": val_split.fingerprint(), "train_counts": train_split.class_counts(),
                      "val_counts": val_split.class_counts(), "skipped_files": len(train_split.skipped)},
             "command": "python -m training.train " + " ".join(sys.argv[1:]),
+            # a two-head model's probabilities in the app follow the crowd head (what people see)
+            **({"heads": {name: {"columns": cols} for name, cols in HEAD_COLUMNS.items()}, "app_head": "crowd"}
+               if settings.get("ferplus") else {}),
         })
     augment = functools.partial(augment_dataset, strength=settings["augment"], seed=stream_seed,
                                 erase=settings["erase"], mixup_alpha=settings["mixup"])
-    return Data(train=make_dataset(train_split, settings["batch_size"], True, stream_seed, augment),
-                val=make_dataset(val_split, settings["batch_size"]),
-                class_weight=class_weights(train_split.y, settings["class_weight"]))
+    weights = class_weights(train_split.y, settings["class_weight"])
+    if not settings.get("ferplus"):
+        return Data(train=make_dataset(train_split, settings["batch_size"], True, stream_seed, augment),
+                    val=make_dataset(val_split, settings["batch_size"]), class_weight=weights)
+    train_crowd, val_crowd = crowd_targets(settings, train_split, val_split)
+    return Data(train=make_dataset(train_split, settings["batch_size"], True, stream_seed, augment, train_crowd, weights),
+                val=make_dataset(val_split, settings["batch_size"], crowd_targets=val_crowd), class_weight=None)
+
+
+def crowd_targets(settings: dict, *splits) -> list:
+    """The crowd head's targets of each split (``training.ferplus``), with how many faces have crowd votes."""
+    from training.ferplus import crowd_labels, mixed_targets, read_votes
+
+    votes = read_votes(settings["ferplus"])
+    targets = []
+    for split in splits:
+        crowd = crowd_labels(split, votes)
+        log.info("FER+ votes: %d of %d %s faces have a crowd distribution", int((crowd.distribution().sum(1) > 0).sum()),
+                 len(split), split.name)
+        targets.append(mixed_targets(split.y, crowd, settings["ferplus_lam"]))
+    return targets
 
 
 def build(settings: dict):
     """The classifier with its backbone frozen, compiled for the head phase."""
-    from training.model import build_model, set_backbone_trainable
+    from training.model import build_model, load_init_weights, set_backbone_trainable
 
     init_from = settings["init_from"]
+    crowd = bool(settings.get("ferplus"))
     model = build_model(settings["img_size"], settings["alpha"], "none" if init_from else settings["weights"],
-                        settings["dropout"], settings["bn_momentum"])
+                        settings["dropout"], settings["bn_momentum"], crowd_head=crowd)
     if init_from:
         log.info("starting from the weights of %s", model_file(init_from))
-        model.load_weights(model_file(init_from))
+        load_init_weights(model, model_file(init_from))
     set_backbone_trainable(model, False)
-    compile_model(model, settings["head_lr"], settings["label_smoothing"])
+    compile_model(model, settings["head_lr"], settings["label_smoothing"], crowd)
     return model
 
 
@@ -245,7 +283,7 @@ def fine_tune(model, data: Data, run: RunDir, settings: dict, state: dict, verbo
     from training.model import set_backbone_trainable
 
     set_backbone_trainable(model, True)
-    compile_model(model, settings["lr"], settings["label_smoothing"])
+    compile_model(model, settings["lr"], settings["label_smoothing"], bool(settings.get("ferplus")))
     head_end, total = settings["head_epochs"], settings["head_epochs"] + settings["epochs"]
     phase = "restart" if settings["init_from"] else "finetune"  # a warm restart from a trained model's weights
     log.info("phase %s: epochs %d-%d, cosine schedule", phase, max(state["epochs_done"], head_end) + 1, total)
@@ -305,7 +343,7 @@ def main(argv=None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     try:
         train(args)
-    except (DatasetError, ModelLoadError, FileNotFoundError) as exc:
+    except (DatasetError, ModelLoadError, FileNotFoundError, VotesError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except RuntimeError as exc:
