@@ -57,3 +57,10 @@ def classifier_or_notice():
         st.error(f"The emotion model could not be loaded ({exc}). Restore the `models/` folder from the "
                  "repository, or train a model (see the README).")
         return None
+
+
+def head_caption(clf) -> str:
+    """One line under the app's charts: which of the model's heads the probabilities come from."""
+    from fer_app.model import HEAD_MEANING
+
+    return f"Probabilities: {HEAD_MEANING.get(clf.head, clf.head)}. The Model page explains both."

@@ -11,7 +11,8 @@ from fer_app.labels import EMOTIONS
 
 LIMITS = [
     "It reads seven posed-looking expressions from one face crop; it does not know what a person feels.",
-    "FER-2013's labels come from one annotator per face and are often debatable (fear, sad and angry most of all).",
+    "FER-2013's labels come from one annotator per face and are often debatable (fear, sad and angry most of all); "
+    "FER+'s ten annotators agree with them on only about two faces in three.",
     "Faces that are small (under about 40 px), strongly turned, covered, or very dark or blurred are read worse.",
     "Disgust has only 392 training faces; its scores rest on 56 test faces.",
     "The accuracy is on FER-2013 test faces; your photos differ (lighting, age, culture), so expect less.",
@@ -31,9 +32,13 @@ def overview(config: dict, metrics: dict | None) -> None:
         "augmented faces (random shifts, turns and zooms), label smoothing and class weights; two such models "
         "were averaged weight by weight; a temperature fitted on the validation faces calibrates the "
         "probabilities. Each face is read 10 times (shifted and mirrored) and the answers averaged.")
+    if config.get("heads"):
+        two_heads(config)
     if not metrics:
         st.info("No test figures shipped with this model: run `python -m training.evaluate --tta --out models`.")
         return
+    if metrics.get("ferplus"):
+        benchmarks(metrics)
     cols = st.columns(4)
     cols[0].metric("Test accuracy", f"{metrics['accuracy'] * 100:.1f}%", help="FER-2013 PublicTest, 3,589 faces")
     cols[1].metric("Macro-F1", f"{metrics['macro_f1']:.3f}", help="F1 averaged over the seven emotions")
@@ -44,6 +49,48 @@ def overview(config: dict, metrics: dict | None) -> None:
     st.dataframe([{"emotion": e, **m} for e, m in metrics["per_class"].items()], hide_index=True,
                  column_config={"precision": share, "recall": share, "f1": share, "support": "test faces"})
     st.markdown("**Limits.**\n" + "\n".join(f"- {line}" for line in LIMITS))
+
+
+def two_heads(config: dict) -> None:
+    from fer_app.model import HEAD_MEANING
+
+    app_head = config.get("app_head", "fer2013")
+    st.markdown(
+        "**Two heads, one network.** FER-2013 gives each face one label, from one annotator. **FER+** (Microsoft, "
+        "Barsoum et al. 2016) had ten crowd annotators relabel every FER-2013 face; their majority agrees with "
+        "FER-2013's label on only about two test faces in three (disgust and fear are the usual disagreements). "
+        "This network has two output heads on the same features: the **FER-2013 head**, trained on FER-2013's "
+        "labels, and the **crowd head**, trained on the share of the ten votes each emotion got (votes for "
+        "contempt, 'unknown' and 'not a face' are left out).\n\n"
+        f"**The app's probabilities follow the {'crowd' if app_head == 'crowd' else 'FER-2013'} head**: "
+        f"{HEAD_MEANING.get(app_head, app_head)}.")
+
+
+def benchmarks(metrics: dict) -> None:
+    """Both truths side by side, each with the head it comes from and published reference points."""
+    f = metrics["ferplus"]
+    cross = metrics.get("cross", {})
+    rows = [
+        {"benchmark": "FER-2013 labels (PublicTest, 3,589 faces)", "head": "FER-2013",
+         "accuracy": f"{metrics['accuracy'] * 100:.1f}%", "macro-F1": f"{metrics['macro_f1']:.3f}",
+         "the other head": (f"{cross['crowd_head_on_fer2013_labels']['accuracy'] * 100:.1f}% (crowd head)"
+                            if "crowd_head_on_fer2013_labels" in cross else ""),
+         "published": "people ~65%; MobileNetV2 ~68%; best single networks 73-74%"},
+        {"benchmark": f"FER+ crowd majority (same faces, {f['n']:,} with a clear majority)",
+         "head": "crowd" if f["head"] == "crowd" else "FER-2013",
+         "accuracy": f"{f['accuracy'] * 100:.1f}%", "macro-F1": f"{f['macro_f1']:.3f}",
+         "the other head": (f"{cross['fer2013_head_on_ferplus_majority']['accuracy'] * 100:.1f}% (FER-2013 head)"
+                            if "fer2013_head_on_ferplus_majority" in cross else ""),
+         "published": "VGG13 trained on the votes: 84-85% (8 classes, FER+'s test split)"},
+    ]
+    st.markdown("**Two benchmarks, both on the test faces, 10-view averaging as the app runs it.**")
+    if f["head"] != "crowd":
+        st.markdown(
+            "FER-2013 gives each face one label, from one annotator. **FER+** (Microsoft, Barsoum et al. 2016) had ten "
+            "crowd annotators relabel every FER-2013 face; their majority is a second, less noisy truth. FER-2013's "
+            f"own labels agree with it on {f['fer2013_labels_agree'] * 100:.0f}% of these faces. This model has one "
+            "head, trained on FER-2013's labels, and the app's probabilities come from it.")
+    st.dataframe(rows, hide_index=True)
 
 
 def figures(model_dir, config: dict, metrics: dict | None) -> None:
@@ -60,7 +107,14 @@ def figures(model_dir, config: dict, metrics: dict | None) -> None:
     st.header("Test-set results")
     if metrics:
         c1, c2 = st.columns([3, 2])
-        c1.altair_chart(confusion_chart(metrics["confusion_matrix"], metrics["labels"]), width="stretch")
+        if metrics.get("ferplus"):
+            fer2013_tab, crowd_tab = c1.tabs(["FER-2013 labels (FER-2013 head)", "crowd majority (crowd head)"
+                                              if metrics["ferplus"]["head"] == "crowd" else "crowd majority"])
+            fer2013_tab.altair_chart(confusion_chart(metrics["confusion_matrix"], metrics["labels"]), width="stretch")
+            crowd_tab.altair_chart(confusion_chart(metrics["ferplus"]["confusion_matrix"], metrics["labels"]),
+                                   width="stretch")
+        else:
+            c1.altair_chart(confusion_chart(metrics["confusion_matrix"], metrics["labels"]), width="stretch")
         counts = config.get("data", {}).get("train_counts")
         if counts:
             c2.altair_chart(distribution_chart(counts), width="stretch")

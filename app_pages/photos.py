@@ -6,7 +6,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from app_pages.common import classifier_or_notice
+from app_pages.common import classifier_or_notice, head_caption
 from fer_app.io import READABLE_TYPES, limit_text
 from fer_app.labels import EMOTIONS
 from fer_app.report import PhotoSession, results_csv, results_json
@@ -144,6 +144,7 @@ def main() -> None:
     classifier = classifier_or_notice()
     if classifier is None:
         return
+    st.caption(head_caption(classifier))
     results = []
     with st.spinner("Analysing ..."):
         for key in photos.keys():

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from app_pages.common import classifier_or_notice
+from app_pages.common import classifier_or_notice, head_caption
 from fer_app.labels import EMOTIONS
 from fer_app.video_file import ANALYSES_PER_SECOND, LIMITS_TEXT, MAX_MB, VIDEO_TYPES
 
@@ -124,6 +124,9 @@ def main() -> None:
         st.warning(s["error"])
     if s["result"] is not None:
         show(s["result"])
+        classifier = classifier_or_notice()
+        if classifier is not None:
+            st.caption(head_caption(classifier))
         if st.button("Clear the results", key="video_clear"):
             st.session_state.pop("video", None)
             st.rerun()

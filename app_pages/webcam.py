@@ -6,7 +6,7 @@ import time
 
 import streamlit as st
 
-from app_pages.common import classifier_or_notice
+from app_pages.common import classifier_or_notice, head_caption
 
 CAMERA_HELP = ("Press **START** and allow the camera. If the browser blocks it, click the camera icon in the "
                "address bar, choose *Allow*, and press START again; with no camera (or where the stream cannot "
@@ -108,6 +108,7 @@ def main() -> None:
             return
         st.caption(CAMERA_HELP)
         st.caption(f"Connection servers: {source}.")
+        st.caption(head_caption(classifier))
     playing = ctx.state.playing
     if playing and not st.session_state.get("webcam_was_playing"):  # START: a fresh timeline
         live.clear()

@@ -34,6 +34,8 @@ def _parser() -> argparse.ArgumentParser:
                     help="classify each face once (default: average over 10 shifted/mirrored views, as the app "
                          "and the reported test figures do)")
     pr.add_argument("--model", default=None, help="model directory (default: the shipped models/)")
+    pr.add_argument("--head", default=None, help="which head's probabilities a two-head model reports: crowd "
+                    "(FER+'s ten annotators) or fer2013 (default: the model's app head, as in the app)")
     cli_explain.add_arguments(pr)
     from fer_app import cli_video
 
@@ -85,13 +87,15 @@ def predict(args) -> int:
         return 2
     try:
         classifier = load_classifier(args.model)
+        if args.head:
+            classifier = classifier.with_head(args.head)
     except ModelLoadError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     taken: set[str] = set()
     failed = 0
     for path in args.paths:
-        record = {"image": path, "faces": [], "error": None}
+        record = {"image": path, "faces": [], "error": None, "head": classifier.head}
         try:
             rgb = load_image(path)
             analysis = (rgb, args.detector or PHOTO_DETECTOR, args.min_face, args.tta, classifier)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import needs_shipped_model, run_cli
+from conftest import MODELS, needs_shipped_model, run_cli
 
 pytestmark = needs_shipped_model
 skdata = pytest.importorskip("skimage.data")
@@ -33,6 +33,7 @@ def test_json_lines_bad_inputs_reported_and_exit_code_1(inputs, tmp_path):
     assert [rec["image"] for rec in records] == list(map(str, paths))
     good, notes, missing, empty, coffee = records
     assert good["error"] is None and len(good["faces"]) == 1
+    assert {rec["head"] for rec in records} == {json.loads((MODELS / "config.json").read_text()).get("app_head", "fer2013")}
     face = good["faces"][0]
     assert set(face) == {"box", "score", "emotion", "probabilities"} and len(face["box"]) == 4
     assert abs(sum(face["probabilities"].values()) - 1) < 1e-3
@@ -53,6 +54,8 @@ def test_usage_errors_exit_2(inputs):
     assert r.returncode == 2
     r = run_cli("-m", "fer_app", "predict", str(inputs / "astronaut.png"), "--model", str(inputs))
     assert r.returncode == 2 and "error:" in r.stderr and "Traceback" not in r.stderr
+    r = run_cli("-m", "fer_app", "predict", str(inputs / "astronaut.png"), "--head", "nobody")
+    assert r.returncode == 2 and r.stderr.startswith("error: this model has no 'nobody' head") and "Traceback" not in r.stderr
     r = run_cli("-m", "fer_app", "predict", str(inputs / "astronaut.png"), "--min-face=-5")
     assert r.returncode == 2 and "--min-face is a face side in pixels, at least 1; got -5" in r.stderr
 

@@ -97,14 +97,14 @@ def test_recipe_refuses_a_missing_dataset_or_weights_file_before_writing_anythin
     assert "Traceback" not in r.stderr and not out.exists()
 
 
-def test_recipe_chains_resumable_stages_into_the_shipped_soup():
+def test_recipe_chains_resumable_stages_into_the_shipped_soup(tmp_path):
     import argparse
 
     from training import recipe
     from training.train import parse_args
 
     args = argparse.Namespace(data="D", weights="W.h5", out="runs/r", cache_dir=None, verbose=False,
-                              first_epochs=recipe.FIRST_EPOCHS, first_lr=recipe.FIRST_LR)
+                              first_epochs=recipe.FIRST_EPOCHS, first_lr=recipe.FIRST_LR, ferplus=None)
     parsed = {name: parse_args(recipe.stage_args(name, args)) for name, _ in recipe.STAGES}
     assert list(parsed) == ["first", "restart"]
     assert all(a.resume and a.data == "D" and a.out == f"runs/r/{n}" and not a.verbose for n, a in parsed.items())
@@ -136,6 +136,14 @@ def test_recipe_chains_resumable_stages_into_the_shipped_soup():
     loud = argparse.Namespace(**{**vars(args), "verbose": True, "cache_dir": "C"})
     for argv in (recipe.stage_args("first", loud), recipe.stage_args("restart", loud), recipe.soup_args(loud)):
         assert "--verbose" in argv and argv[argv.index("--cache-dir") + 1] == "C"
+    # with --ferplus both training stages train the crowd head too; nothing else changes
+    assert all(a.ferplus is None for a in parsed.values())
+    (tmp_path / "V.csv").write_text("")
+    votes = argparse.Namespace(**{**vars(args), "ferplus": str(tmp_path / "V.csv")})
+    for name, _ in recipe.STAGES:
+        argv = recipe.stage_args(name, votes)
+        assert parse_args(argv).ferplus == votes.ferplus and parse_args(argv).ferplus_lam == 0
+        assert argv[:argv.index("--ferplus")] + argv[argv.index("--ferplus") + 2:] == recipe.stage_args(name, args)
 
 
 def test_recipe_measures_each_step_in_its_own_process(tmp_path, monkeypatch):
@@ -185,6 +193,12 @@ def test_recipe_measures_each_step_in_its_own_process(tmp_path, monkeypatch):
     data.mkdir()
     weights.write_bytes(b"")
     assert recipe.main(["--data", str(data), "--weights", str(weights), "--out", str(tmp_path / "r2")]) == 0
+    assert calls == [("first", "training.train"), ("restart", "training.train"), ("soup", "training.soup"),
+                     ("export", "training.export"), ("evaluate", "training.evaluate")]
+    calls.clear()
+    votes = tmp_path / "votes.csv"
+    votes.write_text("")
+    assert recipe.main(["--data", str(data), "--out", str(tmp_path / "r4"), "--ferplus", str(votes)]) == 0
     assert calls == [("first", "training.train"), ("restart", "training.train"), ("soup", "training.soup"),
                      ("export", "training.export"), ("evaluate", "training.evaluate")]
     calls.clear()

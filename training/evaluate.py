@@ -131,6 +131,13 @@ def format_report(m: dict) -> str:
     return "\n".join(lines)
 
 
+def summary(m: dict) -> dict:
+    """Accuracy, macro-F1 and face count of each truth in :func:`both_truths`' metrics, with the head judged."""
+    keys = ("accuracy", "macro_f1", "n", "head")
+    return {"fer2013_labels": {k: m[k] for k in keys}, **({"ferplus_majority": {k: m["ferplus"][k] for k in keys}}
+                                                         if "ferplus" in m else {})}
+
+
 def ferplus_report(m: dict) -> str:
     f = m["ferplus"]
     lines = [f"FER+ crowd majority ({f['head']} head): n={f['n']} ({f['left_out']} faces without a unique 7-class majority "
@@ -180,6 +187,9 @@ def main(argv=None) -> int:
         return 2
     m.update(split=args.split, model=str(clf.path), backend=clf.backend,
              data_fingerprint=split.fingerprint(), seconds=round(time.time() - t0, 2))
+    if args.out and args.split == "test":  # the report also holds both truths on validation, for comparison
+        val = load_model_split(args.data, "val", settings, args.cache_dir)
+        m["validation"] = summary(both_truths(clf, val, votes, args.tta)[0])
     if args.out:
         out = Path(args.out)
         (out / "metrics.json").write_text(json.dumps(m, indent=2) + "\n")
