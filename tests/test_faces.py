@@ -137,4 +137,5 @@ def test_photo_detector_finds_as_many_faces_as_the_tensorflow_mtcnn_and_half_fac
     cases = [c for c in cut_cases(SHARED_PHOTOS, reference_faces(SHARED_PHOTOS, rows)) if c[2]]
     hits = sum(any(iou(_clip(d.box, img), visible) >= 0.3 for d in det.detect(np.ascontiguousarray(img)))
                for img, visible, _ in cases)
-    assert len(cases) > 100 and hits >= 0.95 * len(cases), (hits, len(cases))
+    # 167 of 168 (docs/detectors.md: the one miss is a face looking down, whose visible half is scalp and ear)
+    assert len(cases) == 168 and hits >= 167, (hits, len(cases))
