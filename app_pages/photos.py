@@ -100,7 +100,7 @@ def details(result, key: str, explain_data: bytes | None) -> None:
         return
     left, right = st.columns([3, 2])
     left.image(result.annotated, caption=f"{len(result.faces)} face(s) found", width="stretch")
-    # a callable is encoded only when clicked: encoding every photo's PNG on every run cost 74 ms per 512 px photo
+    # a callable is encoded only when clicked, not for every photo on every run of the page
     left.download_button("Download annotated image (PNG)", functools.partial(to_png_bytes, result.annotated),
                          file_name=f"{Path(result.name).stem}_annotated.png", mime="image/png", key=f"png-{key}",
                          on_click="ignore")
