@@ -59,17 +59,15 @@ def timed(fn, runs: int, *args) -> list[float]:
 class TensorFlowLiteClassifier(EmotionClassifier):
     """The same model through ``tf.lite.Interpreter``, as the app ran it before LiteRT."""
 
-    def _load_tflite(self, path: Path) -> None:
+    @staticmethod
+    def _new_interpreter(path: Path):
         import warnings
 
         from tensorflow.lite.python.interpreter import Interpreter
 
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            self._interp = Interpreter(model_path=str(path), num_threads=min(4, os.cpu_count() or 1))
-        self._in_index = self._interp.get_input_details()[0]["index"]
-        self._out_index = self._interp.get_output_details()[0]["index"]
-        self._batch = None
+            return Interpreter(model_path=str(path), num_threads=min(4, os.cpu_count() or 1))
 
 
 def run_times() -> list[tuple[str, object, object]]:

@@ -155,11 +155,15 @@ class EmotionClassifier:
         other._choose_head(head)
         return other
 
-    def _load_tflite(self, path: Path) -> None:
+    @staticmethod
+    def _new_interpreter(path: Path):
         # LiteRT runs the TensorFlow-Lite export without TensorFlow (~60 MB installed instead of 1.3 GB)
         from ai_edge_litert.interpreter import Interpreter
 
-        self._interp = Interpreter(model_path=str(path), num_threads=min(4, os.cpu_count() or 1))
+        return Interpreter(model_path=str(path), num_threads=min(4, os.cpu_count() or 1))
+
+    def _load_tflite(self, path: Path) -> None:
+        self._interp = self._new_interpreter(path)
         inp = self._interp.get_input_details()[0]
         self._in_index = inp["index"]
         self._out_index = self._interp.get_output_details()[0]["index"]
