@@ -63,4 +63,7 @@ def head_caption(clf) -> str:
     """One line under the app's charts: which of the model's heads the probabilities come from."""
     from fer_app.model import HEAD_MEANING
 
-    return f"Probabilities: {HEAD_MEANING.get(clf.head, clf.head)}. The Model page explains both."
+    if len(clf.heads) == 1:
+        return (f"Probabilities: {HEAD_MEANING.get(clf.head, clf.head)}. The Model page compares them with what ten "
+                "annotators per face said (FER+).")
+    return f"Probabilities: {HEAD_MEANING.get(clf.head, clf.head)}. The Model page explains the model's two heads."

@@ -36,7 +36,7 @@ def default_model_dir() -> Path:
 #: What each head's probabilities stand for, in the words the app shows (``config.json``'s ``heads``)
 HEAD_MEANING = {
     "crowd": "how ten people would label this face (trained on FER+'s ten annotators per face)",
-    "fer2013": "FER-2013's labels (one annotator's guess per training face)",
+    "fer2013": "learned from FER-2013's labels (one annotator's guess per training face)",
 }
 
 
