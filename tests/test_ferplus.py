@@ -173,3 +173,16 @@ def test_training_refuses_a_missing_votes_file_before_reading_data(tiny_data, tm
     r = run_cli("-m", "training.train", "--data", str(tiny_data["folders"]), "--out", str(tmp_path / "o"),
                 "--ferplus", str(tmp_path / "none.csv"), *TINY_MODEL_ARGS)
     assert r.returncode == 2 and "no such votes file" in r.stderr and not (tmp_path / "o").exists()
+
+
+def test_a_soup_of_two_head_models_keeps_both_heads_and_refuses_a_one_head_member(two_head_model, tiny_model,
+                                                                                  tiny_data, tmp_path):
+    data = ["--data", str(tiny_data["folders"]), "--cache-dir", str(tiny_data["cache"]), "--bn-batches", "2",
+            "--batch-size", "32"]
+    member = str(two_head_model["dir"])
+    r = run_cli("-m", "training.soup", *data, "--models", member, member, "--out", str(tmp_path / "soup"))
+    assert r.returncode == 0, r.stderr[-3000:]
+    config = json.loads((tmp_path / "soup" / "config.json").read_text())
+    assert config["app_head"] == "crowd" and config["heads"]["crowd"]["val_ferplus_n"] > 0
+    r = run_cli("-m", "training.soup", *data, "--models", member, str(tiny_model), "--out", str(tmp_path / "mixed"))
+    assert r.returncode != 0 and "different heads" in r.stderr and "Traceback" not in r.stderr

@@ -86,7 +86,9 @@ def test_a_run_writes_its_model_history_config_and_state(tiny_model, tiny_data):
     assert 100 < cfg["peak_rss_mb_training"] < 20000 and 100 < cfg["peak_rss_mb_calibration"] < 20000
     assert cfg["epochs_run"] == 3 and cfg["stopped_early"] is False and cfg["train_seconds"] > 0
     lines = (tiny_model / "history.csv").read_text().strip().splitlines()
-    assert lines[0].split(",") == ["epoch", "phase", "lr", "loss", "accuracy", "val_loss", "val_accuracy", "seconds"]
+    assert lines[0].split(",") == ["epoch", "phase", "lr", "loss", "accuracy", "val_loss", "val_accuracy", "seconds",
+                                   "crowd_accuracy", "val_crowd_accuracy"]
+    assert all(line.endswith(",NA,NA") for line in lines[1:])  # a model without the crowd head (tests/test_ferplus.py)
     assert [line.split(",")[1] for line in lines[1:]] == ["head", "finetune", "finetune"]
     assert (tiny_model / "model.keras").is_file()
     state = json.loads((tiny_model / "state.json").read_text())
