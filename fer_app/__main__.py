@@ -69,17 +69,15 @@ def annotation_name(path: str, taken: set[str]) -> str:
 
 def predict(args) -> int:
     from fer_app.draw import annotate
-    from fer_app.io import ImageLoadError, load_image
+    from fer_app.io import ImageLoadError, folder_problem, load_image
     from fer_app.model import ModelLoadError, load_classifier
     from fer_app.pipeline import PHOTO_DETECTOR, analyze_array
 
     out_dir = Path(args.annotate) if args.annotate else None
-    if out_dir:
-        try:
-            out_dir.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            print(f"error: cannot write annotated images into {out_dir}: {exc.strerror or exc}", file=sys.stderr)
-            return 2
+    problem = folder_problem(out_dir) if out_dir else None
+    if problem:
+        print(f"error: cannot write annotated images into {out_dir}: {problem}", file=sys.stderr)
+        return 2
     try:
         explainer = cli_explain.Explainer.from_args(args)
     except ValueError as exc:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from fer_app import explain
+from fer_app.io import folder_problem
 from fer_app.labels import EMOTIONS
 
 
@@ -41,10 +42,9 @@ class Explainer:
         if emotion is not None:
             emotion = EMOTIONS[explain.emotion_index(emotion)]
         out_dir = Path(args.explain)
-        try:
-            out_dir.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise ValueError(f"cannot write explanations into {out_dir}: {exc.strerror or exc}") from None
+        problem = folder_problem(out_dir)
+        if problem:
+            raise ValueError(f"cannot write explanations into {out_dir}: {problem}")
         return cls(out_dir, emotion)
 
     def analyze(self, rgb, detector: str, min_face: int, tta: bool, classifier) -> list:

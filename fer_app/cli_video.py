@@ -62,6 +62,8 @@ class ProgressBar:
 
 def _check_outputs(args) -> str | None:
     """A usage error for an output that cannot be written, checked before minutes of work."""
+    from fer_app.io import folder_problem
+
     for flag in ("csv", "json", "annotate"):
         path = getattr(args, flag)
         if not path or path == "-" and flag != "annotate":
@@ -69,10 +71,9 @@ def _check_outputs(args) -> str | None:
         out = Path(path)
         if out.is_dir():
             return f"--{flag} {path} is a folder: give a file name"
-        try:
-            out.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            return f"cannot write --{flag} {path}: {exc.strerror or exc}"
+        problem = folder_problem(out.parent)
+        if problem:
+            return f"cannot write --{flag} {path}: {problem}"
     return None
 
 

@@ -20,6 +20,15 @@ MAX_PIXELS = 50_000_000
 READABLE_TYPES = "JPEG, PNG, WebP, BMP or TIFF"
 
 
+def folder_problem(folder) -> str | None:
+    """Create ``folder`` (and its parents) for a CLI's output; why it cannot be, in plain words, or None."""
+    try:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        return exc.strerror or str(exc)
+    return None
+
+
 def limit_text() -> str:
     """The pixel limit, said the same way in every message (app, CLI, docs)."""
     return f"{MAX_PIXELS / 1e6:g} megapixels"

@@ -259,6 +259,7 @@ def test_init_from_starts_a_run_from_a_trained_models_weights(tiny_model, tiny_d
     ("--patience", "0", "1", "at least 1"),
     ("--bn-momentum", "1.0", "0.99", "in [0, 1)"),
     ("--batch-size", "0", "16", "at least 1"),
+    ("--ferplus-lam", "1.5", "0.3", "in [0, 1]"),
 ])
 def test_numeric_options_out_of_range_are_refused_before_any_work(flag, bad, good, allowed, capsys):
     from training.train import parse_args

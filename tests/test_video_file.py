@@ -4,6 +4,8 @@ bad clips; the annotated video; the CLI; the Video page in AppTest and in Chromi
 
 from __future__ import annotations
 
+import contextlib
+
 import csv
 import io
 import json
@@ -534,18 +536,26 @@ CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-
 
 
 @pytest.mark.slow
-def test_video_page_in_chromium_plays_the_annotated_video(streamlit_server, tmp_path):
+@contextlib.contextmanager
+def video_page_given(clip, server: str):
+    """The Video page in Chromium, ``clip`` just uploaded."""
     chromium = chromium_or_skip()
     from playwright import sync_api
 
-    clip = tmp_path / "crossing.mp4"
-    clip.write_bytes(encode(crossing(60)))
     with sync_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=chromium, args=CHROMIUM_FLAGS)
         page = browser.new_page(viewport={"width": 1400, "height": 1100})
-        page.goto(streamlit_server + "/video", timeout=60_000)
+        page.goto(server + "/video", timeout=60_000)
         page.get_by_text("Upload a video clip to start.").wait_for(timeout=60_000)
         page.locator("input[type=file]").first.set_input_files(str(clip))
+        yield page
+        browser.close()
+
+
+def test_video_page_in_chromium_plays_the_annotated_video(streamlit_server, tmp_path):
+    clip = tmp_path / "crossing.mp4"
+    clip.write_bytes(encode(crossing(60)))
+    with video_page_given(clip, streamlit_server) as page:
         video = page.locator("video").first
         video.wait_for(timeout=180_000)
         page.locator(".vega-embed").first.wait_for(timeout=30_000)
@@ -558,24 +568,15 @@ def test_video_page_in_chromium_plays_the_annotated_video(streamlit_server, tmp_
                     ready: v.readyState, mp4: v.canPlayType('video/mp4; codecs="avc1.640028"')};
         }""")
         page.screenshot(path=str(tmp_path / "video_page.png"), full_page=True)
-        browser.close()
     assert state["error"] is None and state["ready"] >= 2, state
     assert (state["w"], state["h"]) == (640, 480) and state["t"] > 0 and abs(state["d"] - 2.0) < 0.1, state
 
 
 @pytest.mark.slow
 def test_video_page_in_chromium_shows_time_left_and_cancel_stops(streamlit_server, tmp_path):
-    chromium = chromium_or_skip()
-    from playwright import sync_api
-
     clip = tmp_path / "long.mp4"
     clip.write_bytes(encode([f for f in leave_and_return(120) for _ in range(5)]))  # 20 s
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium, args=CHROMIUM_FLAGS)
-        page = browser.new_page(viewport={"width": 1400, "height": 1100})
-        page.goto(streamlit_server + "/video", timeout=60_000)
-        page.get_by_text("Upload a video clip to start.").wait_for(timeout=60_000)
-        page.locator("input[type=file]").first.set_input_files(str(clip))
+    with video_page_given(clip, streamlit_server) as page:
         progress = page.get_by_text(re.compile(r"Analysing long\.mp4: \d+%, about \d+ s left"))
         progress.first.wait_for(timeout=120_000)
         page.get_by_role("button", name="Cancel").click()
@@ -583,4 +584,3 @@ def test_video_page_in_chromium_shows_time_left_and_cancel_stops(streamlit_serve
         assert page.locator("video").count() == 0 and progress.count() == 0
         page.get_by_role("button", name="Analyse it again").click()
         progress.first.wait_for(timeout=60_000)
-        browser.close()
