@@ -39,8 +39,9 @@ def overview(config: dict, metrics: dict | None) -> None:
         return
     if metrics.get("ferplus"):
         benchmarks(metrics)
+    head = ", FER-2013 head" if config.get("heads") else ""  # the figures below are that head's, on FER-2013's labels
     cols = st.columns(4)
-    cols[0].metric("Test accuracy", f"{metrics['accuracy'] * 100:.1f}%", help="FER-2013 PublicTest, 3,589 faces")
+    cols[0].metric(f"Test accuracy{head}", f"{metrics['accuracy'] * 100:.1f}%", help="FER-2013 PublicTest, 3,589 faces")
     cols[1].metric("Macro-F1", f"{metrics['macro_f1']:.3f}", help="F1 averaged over the seven emotions")
     cols[2].metric("Calibration error (ECE)", f"{metrics['ece']:.3f}",
                    help="How far the stated confidence is from the real hit rate; 0 is perfect")
@@ -96,9 +97,12 @@ def figures(model_dir, config: dict, metrics: dict | None) -> None:
     st.header("Training history")
     df = load_history(model_dir / "history.csv")
     if df is not None:
-        c1, c2 = st.columns(2)
-        c1.altair_chart(history_chart(df, "accuracy"), width="stretch")
-        c2.altair_chart(history_chart(df, "loss"), width="stretch")
+        crowd = "val_crowd_accuracy" in df and df["val_crowd_accuracy"].notna().any()
+        cols = st.columns(3 if crowd else 2)
+        cols[0].altair_chart(history_chart(df, "accuracy", "Accuracy (FER-2013 head)" if crowd else None), width="stretch")
+        cols[1].altair_chart(history_chart(df, "loss"), width="stretch")
+        if crowd:
+            cols[2].altair_chart(history_chart(df, "crowd_accuracy", "Crowd head: the crowd's top emotion"), width="stretch")
     else:
         st.info("No training history shipped with this model.")
     st.header("Test-set results")

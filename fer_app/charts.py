@@ -39,11 +39,11 @@ def load_history(path) -> pd.DataFrame | None:
     return df if len(df) else None
 
 
-def history_chart(df: pd.DataFrame, metric: str) -> alt.LayerChart:
-    """Train vs validation ``metric`` ('accuracy' or 'loss') per epoch; the phase boundary is a rule."""
+def history_chart(df: pd.DataFrame, metric: str, title: str | None = None) -> alt.LayerChart:
+    """Train vs validation ``metric`` ('accuracy', 'loss' or 'crowd_accuracy') per epoch; the phase boundary is a rule."""
     long = df.melt(id_vars=["epoch", "phase"], value_vars=[metric, f"val_{metric}"], var_name="split", value_name="value")
     long["split"] = long["split"].map({metric: "train", f"val_{metric}": "validation"})
-    lines = alt.Chart(long, title=metric.capitalize(), height=240).mark_line(point=True).encode(
+    lines = alt.Chart(long, title=title or metric.capitalize(), height=240).mark_line(point=True).encode(
         x=alt.X("epoch:Q", title="epoch"), y=alt.Y("value:Q", title=metric, scale=alt.Scale(zero=False)),
         color=alt.Color("split:N", title=None), tooltip=["epoch", "phase", "split", alt.Tooltip("value:Q", format=".4f")])
     return lines + _phase_rule(df)
