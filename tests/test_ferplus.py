@@ -110,6 +110,7 @@ def two_head_model(tiny_model, tiny_data, tmp_path_factory):
     return {"dir": out, "votes": votes, "majority": majority}
 
 
+@pytest.mark.slow
 def test_two_head_training_records_both_heads_and_the_app_follows_the_crowd(two_head_model, tiny_data):
     from fer_app.model import EmotionClassifier
     from training.data import load_split
@@ -133,6 +134,7 @@ def test_two_head_training_records_both_heads_and_the_app_follows_the_crowd(two_
         clf.with_head("other")
 
 
+@pytest.mark.slow
 def test_two_head_export_and_evaluation_report_both_truths(two_head_model, tiny_data, tmp_path):
     from fer_app.model import EmotionClassifier
 
@@ -158,6 +160,7 @@ def test_two_head_export_and_evaluation_report_both_truths(two_head_model, tiny_
     assert (tmp_path / "confusion_matrix_ferplus.png").is_file()
 
 
+@pytest.mark.slow
 def test_a_one_head_model_is_judged_by_the_crowd_too_when_given_the_votes(tiny_model, tiny_data, two_head_model):
     r = run_cli("-m", "training.evaluate", "--model", str(tiny_model), "--data", str(tiny_data["folders"]),
                 "--json", "--ferplus", str(two_head_model["votes"]), "--cache-dir", str(tiny_data["cache"]))
@@ -175,6 +178,7 @@ def test_training_refuses_a_missing_votes_file_before_reading_data(tiny_data, tm
     assert r.returncode == 2 and "no such votes file" in r.stderr and not (tmp_path / "o").exists()
 
 
+@pytest.mark.slow
 def test_a_soup_of_two_head_models_keeps_both_heads_and_refuses_a_one_head_member(two_head_model, tiny_model,
                                                                                   tiny_data, tmp_path):
     data = ["--data", str(tiny_data["folders"]), "--cache-dir", str(tiny_data["cache"]), "--bn-batches", "2",
