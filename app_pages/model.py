@@ -52,13 +52,17 @@ def overview(config: dict, metrics: dict | None) -> None:
     st.markdown("**Limits.**\n" + "\n".join(f"- {line}" for line in LIMITS))
 
 
+#: What FER+ is, said once for both the two-head explanation and the benchmark table
+FERPLUS_INTRO = ("FER-2013 gives each face one label, from one annotator. **FER+** (Microsoft, Barsoum et al. 2016) had "
+                 "ten crowd annotators relabel every FER-2013 face")
+
+
 def two_heads(config: dict) -> None:
     from fer_app.model import HEAD_MEANING
 
     app_head = config.get("app_head", "fer2013")
     st.markdown(
-        "**Two heads, one network.** FER-2013 gives each face one label, from one annotator. **FER+** (Microsoft, "
-        "Barsoum et al. 2016) had ten crowd annotators relabel every FER-2013 face; their majority agrees with "
+        f"**Two heads, one network.** {FERPLUS_INTRO}; their majority agrees with "
         "FER-2013's label on only about two test faces in three (disgust and fear are the usual disagreements). "
         "This network has two output heads on the same features: the **FER-2013 head**, trained on FER-2013's "
         "labels, and the **crowd head**, trained on the share of the ten votes each emotion got (votes for "
@@ -84,8 +88,7 @@ def benchmarks(metrics: dict) -> None:
     st.markdown("**Two benchmarks, both on the test faces, 10-view averaging as the app runs it.**")
     if f["head"] != "crowd":
         st.markdown(
-            "FER-2013 gives each face one label, from one annotator. **FER+** (Microsoft, Barsoum et al. 2016) had ten "
-            "crowd annotators relabel every FER-2013 face; their majority is a second, less noisy truth. FER-2013's "
+            f"{FERPLUS_INTRO}; their majority is a second, less noisy truth. FER-2013's "
             f"own labels agree with it on {f['fer2013_labels_agree'] * 100:.0f}% of these faces. This model has one "
             "head, trained on FER-2013's labels, and the app's probabilities come from it.")
     st.markdown("\n".join(lines))

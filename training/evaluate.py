@@ -57,16 +57,13 @@ def evaluate(clf: EmotionClassifier, x: np.ndarray, y: np.ndarray, tta: bool = F
     return result
 
 
-def crowd_truth(clf: EmotionClassifier, split, votes_path, probs: np.ndarray) -> dict:
-    """The second truth: metrics of ``probs`` against FER+'s crowd majority on the faces whose unique majority is
-    one of the seven (``training.ferplus``), with how many faces that is and how many were left out."""
-    from training.ferplus import crowd_labels, read_votes
-
-    majority = crowd_labels(split, read_votes(votes_path)).majority()
+def crowd_truth(head: str, majority: np.ndarray, labels: np.ndarray, probs: np.ndarray) -> dict:
+    """The second truth: metrics of ``probs`` against FER+'s crowd ``majority`` (``training.ferplus``; -1 where a
+    face has no unique majority among the seven, left out and counted), from ``head``; ``labels`` are FER-2013's."""
     known = majority >= 0
     result = classification_metrics(majority[known], probs[known].argmax(axis=1))
-    result.update(head=clf.head, truth="ferplus_majority", left_out=int((~known).sum()),
-                  fer2013_labels_agree=round(float((split.y[known] == majority[known]).mean()), 4))
+    result.update(head=head, truth="ferplus_majority", left_out=int((~known).sum()),
+                  fer2013_labels_agree=round(float((labels[known] == majority[known]).mean()), 4))
     return result
 
 
@@ -80,11 +77,14 @@ def both_truths(clf: EmotionClassifier, split, votes_path, tta: bool) -> tuple[d
     m["head"] = "fer2013"
     if votes_path is None:
         return m, probs
+    from training.ferplus import crowd_labels, read_votes
+
+    majority = crowd_labels(split, read_votes(votes_path)).majority()
     crowd = clf.with_head("crowd") if "crowd" in clf.heads else fer2013
     crowd_probs = probs if crowd is fer2013 else crowd.predict_prepared(split.x[..., None], tta=tta)
-    m["ferplus"] = crowd_truth(crowd, split, votes_path, crowd_probs)
+    m["ferplus"] = crowd_truth(crowd.head, majority, split.y, crowd_probs)
     if crowd is not fer2013:
-        on_crowd = crowd_truth(fer2013, split, votes_path, probs)
+        on_crowd = crowd_truth(fer2013.head, majority, split.y, probs)
         on_labels = classification_metrics(split.y, crowd_probs.argmax(axis=1))
         m["cross"] = {"fer2013_head_on_ferplus_majority": {k: on_crowd[k] for k in ("accuracy", "macro_f1", "n")},
                       "crowd_head_on_fer2013_labels": {k: on_labels[k] for k in ("accuracy", "macro_f1", "n")}}

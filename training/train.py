@@ -36,8 +36,8 @@ from fer_app.labels import EMOTIONS
 from fer_app.model import ModelLoadError
 from training.augment import AUGMENTATION, augment_dataset
 from training.calibrate import calibrate_in_subprocess
-from training.ferplus import VotesError
 from training.data import DatasetError, class_weights, load_model_splits, make_dataset
+from training.ferplus import VotesError
 from training.memory import peak_rss_mb
 from training.model import HEAD_COLUMNS
 from training.quiet import quiet_tensorflow
@@ -153,14 +153,13 @@ def data_stream_seed(seed: int, epochs_done: int) -> int:
 def compile_model(model, lr: float, label_smoothing: float, crowd_head: bool = False) -> None:
     import keras
 
-    if not crowd_head:
-        model.compile(optimizer=keras.optimizers.Adam(learning_rate=lr),
-                      loss=keras.losses.CategoricalCrossentropy(label_smoothing=label_smoothing), metrics=["accuracy"])
-        return
-    from training.two_heads import crowd_accuracy, fer2013_accuracy, two_head_loss
+    if crowd_head:
+        from training.two_heads import crowd_accuracy, fer2013_accuracy, two_head_loss
 
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate=lr), loss=two_head_loss(label_smoothing),
-                  metrics=[fer2013_accuracy(), crowd_accuracy()])
+        loss, metrics = two_head_loss(label_smoothing), [fer2013_accuracy(), crowd_accuracy()]
+    else:
+        loss, metrics = keras.losses.CategoricalCrossentropy(label_smoothing=label_smoothing), ["accuracy"]
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate=lr), loss=loss, metrics=metrics)
 
 
 # ----------------------------------------------------------------------------- the steps

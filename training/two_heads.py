@@ -25,18 +25,16 @@ def two_head_loss(label_smoothing: float):
     return loss
 
 
-def _argmax_match(y_true, y_pred):
-    from keras import ops
-
-    return ops.cast(ops.equal(ops.argmax(y_true, axis=-1), ops.argmax(y_pred, axis=-1)), "float32")
-
-
 def _fer2013_match(y_true, y_pred):
-    return _argmax_match(y_true[:, :K], y_pred[:, :K])
+    import keras
+
+    return keras.metrics.categorical_accuracy(y_true[:, :K], y_pred[:, :K])
 
 
 def _crowd_match(y_true, y_pred):
-    return _argmax_match(y_true[:, K:], y_pred[:, K:])
+    import keras
+
+    return keras.metrics.categorical_accuracy(y_true[:, K:], y_pred[:, K:])
 
 
 def fer2013_accuracy():
