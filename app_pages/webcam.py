@@ -11,6 +11,9 @@ from app_pages.common import classifier_or_notice, head_caption
 CAMERA_HELP = ("Press **START** and allow the camera. If the browser blocks it, click the camera icon in the "
                "address bar, choose *Allow*, and press START again; with no camera (or where the stream cannot "
                "connect) use the snapshot on the Photos page. Frames are analysed in memory and never stored.")
+#: The live timeline shows this many seconds: redrawn twice a second, the whole session's points (15 a second)
+#: would make every redraw heavier for the server and the browser; the summary after STOP shows them all.
+LIVE_WINDOW_S = 60
 
 
 def settings() -> dict:
@@ -61,7 +64,9 @@ def show_live(ctx, live, status, chart_slot, timeline_slot) -> None:
         elif snap:
             status.markdown(f"**No face in view** · {snap['fps']:.1f} fps")
             chart_slot.info("No face in view: face the camera, in good light.")
-        timeline_slot.altair_chart(timeline_chart(live.timeline()), width="stretch")
+        recent = live.timeline(last_seconds=LIVE_WINDOW_S)
+        timeline_slot.altair_chart(timeline_chart(recent, f"Emotion timeline (main face, last {LIVE_WINDOW_S} s)"),
+                                   width="stretch")
         time.sleep(0.5)
 
 

@@ -5,12 +5,15 @@
 Each run starts a fresh server and, in headless Chromium (Debian's package, via Playwright):
 
 1. opens the app and uploads one face photo; the time from the server process's start to the first prediction
-   shown in the browser is the **cold start** (the browser itself is started before the clock starts);
+   shown in the browser is the **cold start** (the browser itself is started before the clock starts); also
+   printed: when the uploader appeared and how many JavaScript files the browser had fetched by then (Streamlit
+   loads each widget's code when the first run's elements arrive);
 2. uploads more photos until ``--photos`` are analysed and shown;
 3. opens the Live webcam page with Chromium's fake camera (a Y4M clip of a face), streams for
    ``--webcam-seconds``, and reads the server process's **peak resident memory** (VmHWM).
 
-Prints each run and the medians.
+Prints each run and the medians. ``--bare`` measures Streamlit's own floor on this machine instead: a page holding
+only a title and a file uploader, served the same way, timed to the moment its uploader appears.
 """
 
 from __future__ import annotations
@@ -50,6 +53,10 @@ def one_run(browser_type, photos: list[Path], clip: Path, seconds: float, tmp: P
     try:
         t_server = time.perf_counter() - t0
         page.goto(url, timeout=60_000)
+        page.locator("input[type=file]").first.wait_for(state="attached", timeout=60_000)
+        t_page = time.perf_counter() - t0
+        chunks = page.evaluate("performance.getEntriesByType('resource').filter(e => e.name.endsWith('.js'))"
+                               ".map(e => e.responseEnd)")
         page.locator("input[type=file]").first.set_input_files(str(photos[0]))
         page.get_by_text("Face #1:").first.wait_for(timeout=180_000)
         t_cold = time.perf_counter() - t0
@@ -62,9 +69,30 @@ def one_run(browser_type, photos: list[Path], clip: Path, seconds: float, tmp: P
         page.get_by_text("face(s) ·").first.wait_for(timeout=120_000)
         time.sleep(seconds)
         status = page.get_by_text("face(s) ·").first.inner_text()
-        return {"server_s": t_server, "cold_s": t_cold, "peak_after_photos_mb": rss_photos,
+        return {"server_s": t_server, "page_s": t_page, "js_chunks": len(chunks),
+                "last_chunk_s": max(chunks) / 1000 + t_server, "cold_s": t_cold, "peak_after_photos_mb": rss_photos,
                 "rss_after_photos_mb": rss_after_photos,
                 "rss_mb": vm_mb(proc.pid, "VmRSS"), "peak_mb": vm_mb(proc.pid, "VmHWM"), "status": status}
+    finally:
+        browser.close()
+        stop_server(proc)
+
+
+BARE_PAGE = 'import streamlit as st\nst.title("Emotions in photos")\nst.file_uploader("Add photos")\n'
+
+
+def bare_run(browser_type, tmp: Path) -> float:
+    """Seconds from the server process's start to the uploader of a page with nothing else on it."""
+    script = tmp / "bare_page.py"
+    script.write_text(BARE_PAGE)
+    browser = browser_type.launch(executable_path=CHROMIUM)
+    page = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
+    t0 = time.perf_counter()
+    proc, url = start_server(tmp / "server.log", script=script)
+    try:
+        page.goto(url, timeout=60_000)
+        page.locator("input[type=file]").first.wait_for(state="attached", timeout=60_000)
+        return time.perf_counter() - t0
     finally:
         browser.close()
         stop_server(proc)
@@ -77,6 +105,8 @@ def main() -> None:
     p.add_argument("--webcam-seconds", type=float, default=60)
     p.add_argument("--glibc-defaults", action="store_true",
                    help="run the server with glibc's allocator defaults (fer_app/allocator.py not applied)")
+    p.add_argument("--bare", action="store_true",
+                   help="time Streamlit alone: a page with only a title and a file uploader")
     args = p.parse_args()
     env = {"FER_GLIBC_DEFAULTS": "1"} if args.glibc_defaults else {}
     from playwright.sync_api import sync_playwright
@@ -84,19 +114,29 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp())
     photos, clip = make_photos(tmp, args.photos), tmp / "face.y4m"
     write_face_y4m(clip, frames=90)
+    if args.bare:
+        with sync_playwright() as pw:
+            shown = [bare_run(pw.chromium, tmp) for _ in range(args.runs)]
+        print("bare page (title and uploader): uploader shown after " + ", ".join(f"{s:.2f}" for s in shown)
+              + f" s; median {statistics.median(shown):.2f} s")
+        return
     runs = []
     with sync_playwright() as pw:
         for i in range(args.runs):
             r = one_run(pw.chromium, photos, clip, args.webcam_seconds, tmp, env)
             runs.append(r)
-            print(f"run {i + 1}: server up {r['server_s']:.1f} s, cold start {r['cold_s']:.1f} s, peak RSS "
+            print(f"run {i + 1}: server up {r['server_s']:.1f} s, uploader shown {r['page_s']:.1f} s (after "
+                  f"{r['js_chunks']} JavaScript files, the last in at about {r['last_chunk_s']:.1f} s), cold start "
+                  f"{r['cold_s']:.2f} s, peak RSS "
                   f"{r['peak_after_photos_mb']:.0f} MB after {args.photos} photos (RSS then "
                   f"{r['rss_after_photos_mb']:.0f} MB), {r['peak_mb']:.0f} MB after "
                   f"{args.webcam_seconds:.0f} s of webcam (RSS now {r['rss_mb']:.0f} MB; last status: {r['status']})",
                   flush=True)
-    med = {k: statistics.median(r[k] for r in runs) for k in ("server_s", "cold_s", "peak_after_photos_mb", "peak_mb")}
-    print(f"median of {args.runs} runs: cold start {med['cold_s']:.1f} s (server answering after "
-          f"{med['server_s']:.1f} s); peak RSS {med['peak_after_photos_mb']:.0f} MB after {args.photos} photos, "
+    med = {k: statistics.median(r[k] for r in runs)
+           for k in ("server_s", "page_s", "cold_s", "peak_after_photos_mb", "peak_mb")}
+    print(f"median of {args.runs} runs: cold start {med['cold_s']:.2f} s (server answering after "
+          f"{med['server_s']:.1f} s, uploader shown after {med['page_s']:.1f} s); peak RSS "
+          f"{med['peak_after_photos_mb']:.0f} MB after {args.photos} photos, "
           f"{med['peak_mb']:.0f} MB with the webcam streaming {args.webcam_seconds:.0f} s")
 
 

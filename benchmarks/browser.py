@@ -43,14 +43,15 @@ def free_port() -> int:
 
 
 def start_server(log_path: Path, port: int | None = None, env: dict | None = None,
-                 timeout: float = 120) -> tuple[subprocess.Popen, str]:
-    """``streamlit run streamlit_app.py`` on 127.0.0.1; returns (process, URL) once it answers health checks.
+                 timeout: float = 120, script: Path = ROOT / "streamlit_app.py") -> tuple[subprocess.Popen, str]:
+    """``streamlit run streamlit_app.py`` (or ``script``) on 127.0.0.1; returns (process, URL) once it answers
+    health checks.
 
     The server's output goes to ``log_path``: an unread pipe fills up and blocks the server mid-stream.
     """
     port = port or free_port()
     log = open(log_path, "w")
-    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(ROOT / "streamlit_app.py"),
+    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(script),
                              "--server.port", str(port), "--server.address", "127.0.0.1", "--server.headless", "true",
                              "--browser.gatherUsageStats", "false"], cwd=ROOT, env={**os.environ, **(env or {})},
                             stdout=log, stderr=subprocess.STDOUT, text=True)

@@ -51,6 +51,17 @@ def guarded(session, *args) -> None:
         out["ok"] = False
 
 
+#: The status line, read in one step inside the page: it is redrawn twice a second, and on a loaded machine
+#: Playwright's locate-then-read could lose the element between its two steps again and again (30 s time-outs
+#: while the page kept streaming).
+READ_STATUS = ("() => [...document.querySelectorAll('[data-testid=stMarkdownContainer]')]"
+               ".map(e => e.innerText).find(t => t.includes(' fps')) || ''")
+
+
+def status_line(page) -> str:
+    return page.evaluate(READ_STATUS)
+
+
 def webcam_session(url: str, clip: Path, seconds: float, face: bool, out: dict) -> None:
     """Stream ``clip`` for ``seconds``; ``out`` gets fps samples, faces seen, errors."""
     from playwright.sync_api import sync_playwright
@@ -66,7 +77,7 @@ def webcam_session(url: str, clip: Path, seconds: float, face: bool, out: dict) 
         page.get_by_text(" fps").first.wait_for(timeout=180_000)
         end = time.time() + seconds
         while time.time() < end:
-            status = page.get_by_text(" fps").first.inner_text(timeout=30_000)
+            status = status_line(page)
             if m := re.search(r"([\d.]+) fps", status):
                 out["fps"].append(float(m.group(1)))
             if m := re.search(r"(\d+) face\(s\)", status):

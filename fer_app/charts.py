@@ -101,10 +101,10 @@ def distribution_chart(counts: dict[str, int], title: str = "Training images per
         color=alt.Color("emotion:N", scale=_SCALE, legend=None), tooltip=["emotion", "images"])
 
 
-def timeline_chart(records: list[dict]) -> alt.Chart:
+def timeline_chart(records: list[dict], title: str = "Emotion timeline (main face)") -> alt.Chart:
     """Emotion of the main face over time: records of {'t': seconds, 'emotion': name, 'p': prob}."""
     df = pd.DataFrame(records or [{"t": 0.0, "emotion": "neutral", "p": 0.0}])
-    return alt.Chart(df, title="Emotion timeline (main face)", height=200).mark_circle(size=40).encode(
+    return alt.Chart(df, title=title, height=200).mark_circle(size=40).encode(
         x=alt.X("t:Q", title="seconds"), y=alt.Y("emotion:N", sort=list(EMOTIONS), title=None),
         color=alt.Color("emotion:N", scale=_SCALE, legend=None), opacity=alt.Opacity("p:Q", legend=None),
         tooltip=["t", "emotion", alt.Tooltip("p:Q", format=".0%")])

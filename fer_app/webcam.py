@@ -97,9 +97,13 @@ class LiveResults:
                 fps = (len(self._frame_times) - 1) / max(1e-6, self._frame_times[-1] - self._frame_times[0])
             return dict(self._latest, fps=fps, frames=self.frames)
 
-    def timeline(self) -> list[dict]:
+    def timeline(self, last_seconds: float | None = None) -> list[dict]:
+        """Every record, or those of the last ``last_seconds`` of the stream."""
         with self._lock:
-            return list(self._timeline)
+            if last_seconds is None or not self._timeline:
+                return list(self._timeline)
+            since = self._timeline[-1]["t"] - last_seconds
+            return [r for r in self._timeline if r["t"] >= since]
 
     def clear(self) -> None:
         with self._lock:

@@ -122,6 +122,22 @@ def test_live_results_are_thread_safe():
     assert live.frames == 2000 and len(live.timeline()) == 2000
 
 
+def test_the_live_timeline_keeps_the_last_minute_and_the_summary_everything(monkeypatch):
+    from fer_app import webcam
+    from fer_app.pipeline import Face
+
+    clock = iter(range(0, 600, 2))  # one face every 2 s of stream, 5 minutes
+    monkeypatch.setattr(webcam.time, "monotonic", lambda: float(next(clock)))
+    live = webcam.LiveResults()
+    face = Face((0, 0, 10, 10), 1.0, {"sad": 0.9, **{e: 0.0 for e in ("angry", "disgust", "fear", "neutral")},
+                                      "happy": 0.1, "surprise": 0.0}, "sad")
+    for _ in range(150):
+        live.publish([face], {})
+    recent = live.timeline(last_seconds=60)
+    assert [r["t"] for r in recent] == list(range(238, 300, 2))
+    assert len(live.timeline()) == 150 and live.timeline()[0]["t"] == 0
+
+
 def test_ice_configuration_from_environment(monkeypatch):
     from fer_app.webcam import ice_servers
 
