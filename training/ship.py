@@ -3,7 +3,9 @@
 ``python -m training.ship --model runs/recipe/soup [--to models]``
 
 Copies ``model.keras``, ``model.tflite``, ``config.json``, ``metrics.json``, ``confusion_matrix.png`` and
-``tflite_check.json``, and writes ``history.csv`` as the model's whole lineage: a run started from
+``tflite_check.json``, the evaluation's other figures where the run has them (``confusion_matrix_ferplus.png``,
+``gallery_<emotion>.png``; a figure the run lacks is removed from the destination, so that no page shows another
+model's), and writes ``history.csv`` as the model's whole lineage: a run started from
 another model's weights (``--init-from``) gets that model's history up to the epoch whose weights it
 started from, then its own epochs, numbered on from there. ``MODEL_CARD.md`` is left as it is (it is
 written by hand).
@@ -16,10 +18,12 @@ import shutil
 import sys
 from pathlib import Path
 
+from fer_app.labels import EMOTIONS
 from fer_app.model import ModelLoadError
 from training.run_dir import RunDir
 
 FILES = ("model.keras", "model.tflite", "config.json", "metrics.json", "confusion_matrix.png", "tflite_check.json")
+FIGURES = ("confusion_matrix_ferplus.png", *(f"gallery_{e}.png" for e in EMOTIONS))
 
 
 def ship(run_dir: Path, to: Path) -> list[str]:
@@ -31,8 +35,14 @@ def ship(run_dir: Path, to: Path) -> list[str]:
     to.mkdir(parents=True, exist_ok=True)
     for f in FILES:
         shutil.copyfile(run_dir / f, to / f)
+    figures = [f for f in FIGURES if (run_dir / f).is_file()]
+    for f in FIGURES:
+        if f in figures:
+            shutil.copyfile(run_dir / f, to / f)
+        else:
+            (to / f).unlink(missing_ok=True)
     RunDir(to).write_history(rows)
-    return [*FILES, "history.csv"]
+    return [*FILES, *figures, "history.csv"]
 
 
 def main(argv=None) -> int:
