@@ -24,8 +24,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks.browser import (go_to_page, CHROMIUM, WEBRTC_FRAME, camera_flags, start_server, stop_server, vm_mb,
-                                write_face_y4m)
+from benchmarks.browser import (go_to_page, CHROMIUM, WEBRTC_FRAME, camera_flags, start_server, status_line, stop_server,
+                                vm_mb, write_face_y4m)
 
 
 def make_photos(folder: Path, n: int) -> list[Path]:
@@ -68,7 +68,7 @@ def one_run(browser_type, photos: list[Path], clip: Path, seconds: float, tmp: P
         page.frame_locator(WEBRTC_FRAME).get_by_role("button", name="START").click(timeout=60_000)
         page.get_by_text("face(s) ·").first.wait_for(timeout=120_000)
         time.sleep(seconds)
-        status = page.get_by_text("face(s) ·").first.inner_text()
+        status = status_line(page)
         return {"server_s": t_server, "page_s": t_page, "js_chunks": len(chunks),
                 "last_chunk_s": max(chunks) / 1000 + t_server, "cold_s": t_cold, "peak_after_photos_mb": rss_photos,
                 "rss_after_photos_mb": rss_after_photos,
@@ -112,14 +112,14 @@ def main() -> None:
     from playwright.sync_api import sync_playwright
 
     tmp = Path(tempfile.mkdtemp())
-    photos, clip = make_photos(tmp, args.photos), tmp / "face.y4m"
-    write_face_y4m(clip, frames=90)
     if args.bare:
         with sync_playwright() as pw:
             shown = [bare_run(pw.chromium, tmp) for _ in range(args.runs)]
         print("bare page (title and uploader): uploader shown after " + ", ".join(f"{s:.2f}" for s in shown)
               + f" s; median {statistics.median(shown):.2f} s")
         return
+    photos, clip = make_photos(tmp, args.photos), tmp / "face.y4m"
+    write_face_y4m(clip, frames=90)
     runs = []
     with sync_playwright() as pw:
         for i in range(args.runs):

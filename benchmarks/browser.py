@@ -99,3 +99,14 @@ def write_face_y4m(path: Path, frames: int = 60, leave_after: int | None = None)
                 x = 150 + int(60 * np.sin(i / 10))
                 frame[100:380, x:x + 220] = face
             fh.write(b"FRAME\n" + cv2.cvtColor(frame, cv2.COLOR_RGB2YUV_I420).tobytes())
+
+
+#: The Live webcam page's status line, read in one step inside the page: it is redrawn twice a second, and on a
+#: loaded machine Playwright's locate-then-read (``get_by_text(...).inner_text()``) could lose the element between
+#: its two steps again and again (30 s time-outs while the page kept streaming).
+READ_STATUS = ("() => [...document.querySelectorAll('[data-testid=stMarkdownContainer]')]"
+               ".map(e => e.innerText).find(t => t.includes(' fps')) || ''")
+
+
+def status_line(page) -> str:
+    return page.evaluate(READ_STATUS)

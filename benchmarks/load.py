@@ -20,8 +20,8 @@ import threading
 import time
 from pathlib import Path
 
-from benchmarks.browser import (go_to_page, BASE_FLAGS, CHROMIUM, WEBRTC_FRAME, camera_flags, start_server, stop_server, vm_mb,
-                                write_face_y4m)
+from benchmarks.browser import (go_to_page, BASE_FLAGS, CHROMIUM, WEBRTC_FRAME, camera_flags, start_server, status_line,
+                                stop_server, vm_mb, write_face_y4m)
 
 ERROR_WORDS = ("Traceback", "Exception", "Error:")
 
@@ -49,17 +49,6 @@ def guarded(session, *args) -> None:
     except Exception as exc:  # Playwright timeouts on an overloaded machine
         out.setdefault("errors", []).append(f"{type(exc).__name__}: {str(exc).splitlines()[0]}")
         out["ok"] = False
-
-
-#: The status line, read in one step inside the page: it is redrawn twice a second, and on a loaded machine
-#: Playwright's locate-then-read could lose the element between its two steps again and again (30 s time-outs
-#: while the page kept streaming).
-READ_STATUS = ("() => [...document.querySelectorAll('[data-testid=stMarkdownContainer]')]"
-               ".map(e => e.innerText).find(t => t.includes(' fps')) || ''")
-
-
-def status_line(page) -> str:
-    return page.evaluate(READ_STATUS)
 
 
 def webcam_session(url: str, clip: Path, seconds: float, face: bool, out: dict) -> None:

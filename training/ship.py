@@ -35,10 +35,11 @@ def ship(run_dir: Path, to: Path) -> list[str]:
     to.mkdir(parents=True, exist_ok=True)
     for f in FILES:
         shutil.copyfile(run_dir / f, to / f)
-    figures = [f for f in FIGURES if (run_dir / f).is_file()]
+    figures = []
     for f in FIGURES:
-        if f in figures:
+        if (run_dir / f).is_file():
             shutil.copyfile(run_dir / f, to / f)
+            figures.append(f)
         else:
             (to / f).unlink(missing_ok=True)
     RunDir(to).write_history(rows)
