@@ -23,8 +23,8 @@ _warm = threading.Event()
 
 
 def warm_up() -> None:
-    """Once per process, in a background thread: load the model and the photo detector and import the charts
-    while the first visitor is still choosing a photo, so that the first result comes sooner."""
+    """Once per process, in a background thread: load the model and the photo detector while the first visitor
+    is still choosing a photo, so that the first result comes sooner."""
     if _warm.is_set():
         return
     _warm.set()
@@ -32,9 +32,7 @@ def warm_up() -> None:
     def work() -> None:
         import numpy as np
 
-        from fer_app.charts import probability_chart
         from fer_app.faces import get_detector
-        from fer_app.labels import EMOTIONS
         from fer_app.model import ModelLoadError, load_classifier
 
         try:
@@ -42,7 +40,6 @@ def warm_up() -> None:
         except ModelLoadError:  # the page says so when it needs the model
             pass
         get_detector("mtcnn").detect(np.zeros((64, 64, 3), np.uint8))
-        probability_chart(dict.fromkeys(EMOTIONS, 0.0))
 
     threading.Thread(target=work, name="fer-warm-up", daemon=True).start()
 
@@ -67,3 +64,8 @@ def head_caption(clf) -> str:
         return (f"Probabilities: {HEAD_MEANING.get(clf.head, clf.head)}. The Model page compares them with what ten "
                 "annotators per face said (FER+).")
     return f"Probabilities: {HEAD_MEANING.get(clf.head, clf.head)}. The Model page explains the model's two heads."
+
+
+def settings_popover(title: str):
+    """The page's settings: a button in the sidebar that opens them (the line under it says what is set)."""
+    return st.sidebar.popover(title, icon=":material/tune:", width="stretch")

@@ -95,7 +95,7 @@ def benchmarks(metrics: dict) -> None:
 
 
 def figures(model_dir, config: dict, metrics: dict | None) -> None:
-    from fer_app.charts import confusion_chart, distribution_chart, history_chart, load_history
+    from fer_app.model_charts import confusion_chart, distribution_chart, history_chart, load_history
 
     st.header("Training history")
     df = load_history(model_dir / "history.csv")

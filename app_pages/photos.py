@@ -7,7 +7,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from app_pages.common import classifier_or_notice, head_caption
+from app_pages.common import classifier_or_notice, head_caption, settings_popover
 from fer_app.io import READABLE_TYPES, limit_text
 from fer_app.labels import EMOTIONS
 from fer_app.report import PhotoSession, results_csv, results_json
@@ -20,16 +20,22 @@ MAX_PHOTO_MB = 25
 
 
 def settings() -> dict:
-    st.sidebar.header("Photo settings")
-    return {
-        "detector": st.sidebar.selectbox(
-            "Face detector", ["mtcnn", "haar"], key="detector",
-            help="mtcnn: finds tilted, small and partly hidden faces (about 0.1-0.3 s per photo). "
-                 "haar: OpenCV cascade, fast, upright faces only."),
-        "min_face": st.sidebar.slider("Minimum face size (px)", 12, 200, 20, step=4, key="min_face"),
-        "tta": st.sidebar.checkbox("Average 10 shifted and mirrored views of each face", value=True, key="tta",
-                                   help="Test-time augmentation: a little more accurate, still fast."),
-    }
+    # in a popover: widgets drawn on the first page make the browser fetch their code before it shows the
+    # uploader (0.5 s measured: docs/resources.md); a closed popover's widgets are not drawn until opened
+    with settings_popover("Photo settings"):
+        options = {
+            "detector": st.selectbox(
+                "Face detector", ["mtcnn", "haar"], key="detector",
+                help="mtcnn: finds tilted, small and partly hidden faces (about 0.1-0.3 s per photo). "
+                     "haar: OpenCV cascade, fast, upright faces only."),
+            "min_face": st.slider("Minimum face size (px)", 12, 200, 20, step=4, key="min_face"),
+            "tta": st.checkbox("Average 10 shifted and mirrored views of each face", value=True, key="tta",
+                               help="Test-time augmentation: a little more accurate, still fast."),
+        }
+    st.sidebar.caption(f"{options['detector'].upper() if options['detector'] == 'mtcnn' else 'Haar'} detector, "
+                       f"faces from {options['min_face']} px, "
+                       + ("10 views per face" if options["tta"] else "one view per face"))
+    return options
 
 
 def photo_session() -> PhotoSession:
@@ -107,7 +113,7 @@ def details(result, key: str, explain_data: bytes | None) -> None:
     with right:
         for i, face in enumerate(result.faces, start=1):
             st.markdown(f"**Face #{i}: {face.emotion}** ({face.probabilities[face.emotion] * 100:.0f}%)")
-            st.altair_chart(probability_chart(face.probabilities), width="stretch")
+            st.vega_lite_chart(spec=probability_chart(face.probabilities), width="stretch")
     if explain_data is not None:
         show_explanations(result, explain_data, key)
 

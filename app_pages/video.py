@@ -8,18 +8,21 @@ from pathlib import Path
 
 import streamlit as st
 
-from app_pages.common import classifier_or_notice, head_caption
+from app_pages.common import classifier_or_notice, head_caption, settings_popover
 from fer_app.labels import EMOTIONS
 from fer_app.video_file import ANALYSES_PER_SECOND, LIMITS_TEXT, MAX_MB, VIDEO_TYPES
 
 
 def settings() -> dict:
-    st.sidebar.header("Video settings")
-    every = st.sidebar.select_slider(
-        "Analyse every N-th frame", options=["auto", 1, 2, 3, 5, 10], key="video_every",
-        help=f"auto: {ANALYSES_PER_SECOND} frames a second (every 2nd frame at 30 fps). 1 analyses every frame; "
-             "higher values are faster. The annotated video keeps every frame and shows the latest boxes in "
-             "between.")
+    with settings_popover("Video settings"):
+        every = st.select_slider(
+            "Analyse every N-th frame", options=["auto", 1, 2, 3, 5, 10], key="video_every",
+            help=f"auto: {ANALYSES_PER_SECOND} frames a second (every 2nd frame at 30 fps). 1 analyses every frame; "
+                 "higher values are faster. The annotated video keeps every frame and shows the latest boxes in "
+                 "between.")
+    st.sidebar.caption(f"{ANALYSES_PER_SECOND} frames analysed a second" if every == "auto"
+                       else "Every frame analysed" if every == 1
+                       else f"Every {every}{ {2: 'nd', 3: 'rd'}.get(every, 'th')} frame analysed")
     return {"every": None if every == "auto" else every}
 
 

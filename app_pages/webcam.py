@@ -6,7 +6,7 @@ import time
 
 import streamlit as st
 
-from app_pages.common import classifier_or_notice, head_caption
+from app_pages.common import classifier_or_notice, head_caption, settings_popover
 
 CAMERA_HELP = ("Press **START** and allow the camera. If the browser blocks it, click the camera icon in the "
                "address bar, choose *Allow*, and press START again; with no camera (or where the stream cannot "
@@ -17,14 +17,17 @@ LIVE_WINDOW_S = 60
 
 
 def settings() -> dict:
-    st.sidebar.header("Webcam settings")
-    return {
-        "smoothing": st.sidebar.slider("Smoothing", 0.0, 0.95, 0.6, step=0.05, key="smoothing",
-                                       help="Weight of the previous probabilities in each new frame's."),
-        "detect_every": st.sidebar.slider("Find faces every N frames", 1, 15, 5, key="detect_every",
-                                          help="Faces are tracked between detections."),
-        "tta": st.sidebar.checkbox("Average 10 shifted and mirrored views", value=True, key="webcam_tta"),
-    }
+    with settings_popover("Webcam settings"):
+        options = {
+            "smoothing": st.slider("Smoothing", 0.0, 0.95, 0.6, step=0.05, key="smoothing",
+                                   help="Weight of the previous probabilities in each new frame's."),
+            "detect_every": st.slider("Find faces every N frames", 1, 15, 5, key="detect_every",
+                                      help="Faces are tracked between detections."),
+            "tta": st.checkbox("Average 10 shifted and mirrored views", value=True, key="webcam_tta"),
+        }
+    st.sidebar.caption(f"Smoothing {options['smoothing']:.2f}, faces found every {options['detect_every']} frames, "
+                       + ("10 views per face" if options["tta"] else "one view per face"))
+    return options
 
 
 def stream_objects(classifier):
@@ -60,12 +63,12 @@ def show_live(ctx, live, status, chart_slot, timeline_slot) -> None:
             status.markdown(f"**{main.emotion}** ({main.probabilities[main.emotion] * 100:.0f}%) · "
                             f"{len(snap['faces'])} face(s) · {snap['fps']:.1f} fps · "
                             f"{snap['timings'].get('total_ms', 0):.0f} ms/frame")
-            chart_slot.altair_chart(probability_chart(main.probabilities, "Main face"), width="stretch")
+            chart_slot.vega_lite_chart(spec=probability_chart(main.probabilities, "Main face"), width="stretch")
         elif snap:
             status.markdown(f"**No face in view** · {snap['fps']:.1f} fps")
             chart_slot.info("No face in view: face the camera, in good light.")
         recent = live.timeline(last_seconds=LIVE_WINDOW_S)
-        timeline_slot.altair_chart(timeline_chart(recent, f"Emotion timeline (main face, last {LIVE_WINDOW_S} s)"),
+        timeline_slot.vega_lite_chart(spec=timeline_chart(recent, f"Emotion timeline (main face, last {LIVE_WINDOW_S} s)"),
                                    width="stretch")
         time.sleep(0.5)
 
@@ -81,8 +84,8 @@ def show_summary(live) -> None:
         return
     st.subheader(f"Summary of the last session ({records[-1]['t']:.0f} s with a face in view)")
     c1, c2 = st.columns([2, 3])
-    c1.altair_chart(share_chart(session_summary(records)), width="stretch")
-    c2.altair_chart(timeline_chart(records), width="stretch")
+    c1.vega_lite_chart(spec=share_chart(session_summary(records)), width="stretch")
+    c2.vega_lite_chart(spec=timeline_chart(records), width="stretch")
     st.download_button("Download the timeline (CSV)", timeline_csv(records), "webcam_timeline.csv", "text/csv",
                        on_click="ignore")
 

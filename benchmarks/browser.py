@@ -43,7 +43,8 @@ def free_port() -> int:
 
 
 def start_server(log_path: Path, port: int | None = None, env: dict | None = None,
-                 timeout: float = 120, script: Path = ROOT / "streamlit_app.py") -> tuple[subprocess.Popen, str]:
+                 timeout: float = 120, script: Path = ROOT / "streamlit_app.py",
+                 cwd: Path | None = None) -> tuple[subprocess.Popen, str]:
     """``streamlit run streamlit_app.py`` (or ``script``) on 127.0.0.1; returns (process, URL) once it answers
     health checks.
 
@@ -53,7 +54,7 @@ def start_server(log_path: Path, port: int | None = None, env: dict | None = Non
     log = open(log_path, "w")
     proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(script),
                              "--server.port", str(port), "--server.address", "127.0.0.1", "--server.headless", "true",
-                             "--browser.gatherUsageStats", "false"], cwd=ROOT, env={**os.environ, **(env or {})},
+                             "--browser.gatherUsageStats", "false"], cwd=cwd or ROOT, env={**os.environ, **(env or {})},
                             stdout=log, stderr=subprocess.STDOUT, text=True)
     url = f"http://127.0.0.1:{port}"
     deadline = time.time() + timeout
@@ -110,3 +111,17 @@ READ_STATUS = ("() => [...document.querySelectorAll('[data-testid=stMarkdownCont
 
 def status_line(page) -> str:
     return page.evaluate(READ_STATUS)
+
+
+#: In-page conditions for timing: the Photos page's uploader, and the first face's result.
+HAS_UPLOADER = "() => document.querySelector('input[type=file]') !== null"
+HAS_FIRST_FACE = "() => document.body.textContent.includes('Face #1:')"
+
+
+def wait_until_shown(page, condition: str, timeout_ms: float = 60_000) -> None:
+    """Return as soon as ``condition`` (JavaScript) holds in the page, checked on every animation frame.
+
+    Timing needs this rather than a locator's wait_for: Playwright re-checks a locator at growing intervals (up to
+    half a second), so it noticed the uploader up to 0.45 s after the page had drawn it (measured against a
+    MutationObserver's timestamp in the page)."""
+    page.wait_for_function(condition, polling="raf", timeout=timeout_ms)

@@ -1,10 +1,10 @@
-"""fer_app.charts: the history chart marks where each training phase starts."""
+"""fer_app.model_charts: the history chart marks where each training phase starts."""
 
 from __future__ import annotations
 
 import pandas as pd
 
-from fer_app.charts import history_chart, lr_chart, phase_starts
+from fer_app.model_charts import history_chart, lr_chart, phase_starts
 
 
 def _history(phases):
@@ -27,3 +27,27 @@ def test_every_phase_change_gets_a_marked_boundary():
         drawn = spec["datasets"][rules[0]["data"]["name"]]
         assert [(row["epoch"], row["text"]) for row in drawn] == [
             (1.5, "fine-tuning starts"), (3.5, "distillation starts"), (5.5, "warm restart starts")]
+
+
+def test_result_charts_are_plain_vega_lite_without_pandas_or_altair():
+    """The Photos and Live webcam pages draw these; building them must not import pandas or Altair (94 MB)."""
+    import json
+    import subprocess
+    import sys
+
+    code = ("import json, sys; from fer_app.charts import probability_chart, share_chart, timeline_chart; "
+            "specs = [probability_chart({'angry': .1, 'disgust': 0, 'fear': 0, 'happy': .7, 'neutral': .2, 'sad': 0, "
+            "'surprise': 0}, 'Main face'), share_chart({'happy': .75, 'sad': .25}), "
+            "timeline_chart([{'t': 0.5, 'emotion': 'happy', 'p': 0.9}])]; "
+            "print(json.dumps({'specs': specs, 'loaded': [m for m in ('pandas', 'altair') if m in sys.modules]}))")
+    out = json.loads(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout)
+    assert out["loaded"] == []
+    probability, share, timeline = out["specs"]
+    bars = probability["layer"][0]["data"]["values"]
+    assert [r["emotion"] for r in bars] == ["angry", "disgust", "fear", "happy", "neutral", "sad", "surprise"]
+    assert [r["emotion"] for r in bars if r["top"]] == ["happy"] and bars[3]["label"] == "70.0%"
+    assert probability["title"] == "Main face"
+    assert all(r["top"] for r in share["layer"][0]["data"]["values"])  # shares are all drawn opaque
+    assert [r["share"] for r in share["layer"][0]["data"]["values"]][3:6] == [0.75, 0.0, 0.25]
+    assert timeline["layer"][0]["data"]["values"] == [{"t": 0.5, "emotion": "happy", "p": 0.9}]
+    assert all("data" not in spec for spec in out["specs"])  # layer data only: Streamlit sends it without pandas

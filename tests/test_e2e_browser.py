@@ -139,3 +139,33 @@ def test_live_webcam_start_stop_start_gives_one_fresh_timeline_and_a_summary(ser
     img = np.asarray(Image.open(shot).convert("RGB")).astype(int)
     hits = max(int((np.abs(img - np.array(colour_rgb(e))).max(axis=2) < 20).sum()) for e in EMOTIONS)
     assert hits > 200, hits
+
+
+def test_photos_draw_charts_without_pandas_and_settings_survive_quietly(tmp_path):
+    """The result charts are plain Vega-Lite specs (fer_app/charts.py): a session on the Photos page must not
+    load pandas or Arrow (68 MB) into the server; the webcam's charts draw too (its WebRTC component loads
+    both itself); the server log stays free of warnings (keep_settings writes settings back every run)."""
+    clip = tmp_path / "face.y4m"
+    write_face_y4m(clip)
+    log = tmp_path / "server.log"
+    proc, url = start_server(log)
+    try:
+        with playwright_api.sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=camera_flags(clip))
+            page = browser.new_context(viewport={"width": 1400, "height": 1000}, permissions=["camera"]).new_page()
+            page.goto(url, timeout=60_000)
+            page.get_by_role("button", name="Astronaut").click(timeout=60_000)
+            page.get_by_text("Face #1:").first.wait_for(timeout=120_000)
+            page.locator("[data-testid='stMain'] .vega-embed").first.wait_for(timeout=30_000)
+            libraries = Path(f"/proc/{proc.pid}/maps").read_text()
+            assert "/site-packages/numpy/" in libraries  # the check reads the right process
+            assert "/site-packages/pandas/" not in libraries and "/site-packages/pyarrow/" not in libraries
+            go_to_page(page, "webcam")
+            frame = page.frame_locator(WEBRTC_FRAME)
+            start_stream(page, frame, tmp_path, {"log": log})
+            page.locator("[data-testid='stMain'] .vega-embed").nth(1).wait_for(timeout=30_000)  # bars + timeline
+            stop_stream(page, frame)
+            browser.close()
+        assert not re.search(r"WARNING|ERROR|Traceback|Stack \(most recent", log.read_text()), log.read_text()[-2000:]
+    finally:
+        stop_server(proc)
