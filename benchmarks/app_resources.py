@@ -82,12 +82,21 @@ def one_run(browser_type, photos: list[Path], clip: Path, seconds: float | None,
 
 
 BARE_PAGE = 'import streamlit as st\nst.title("Emotions in photos")\nst.file_uploader("Add photos")\n'
+_SETTINGS = 'st.selectbox("Face detector", ["mtcnn", "haar"])\n{i}st.slider("Minimum face size", 12, 200, 20)\n{i}st.checkbox("TTA")\n'
+#: --bare pages: the uploader alone, and with the Photos page's three kinds of setting in the sidebar or in a
+#: sidebar popover (drawn only when opened)
+BARE_PAGES = {
+    "bare page (title and uploader)": BARE_PAGE,
+    "with the settings in the sidebar": BARE_PAGE + "with st.sidebar:\n    " + _SETTINGS.format(i="    "),
+    "with the settings in a sidebar popover": (BARE_PAGE + 'with st.sidebar.popover("Photo settings"):\n    '
+                                               + _SETTINGS.format(i="    ")),
+}
 
 
-def bare_run(browser_type, tmp: Path) -> float:
+def bare_run(browser_type, tmp: Path, page_source: str = BARE_PAGE) -> float:
     """Seconds from the server process's start to the uploader of a page with nothing else on it."""
     script = tmp / "bare_page.py"
-    script.write_text(BARE_PAGE)
+    script.write_text(page_source)
     browser = browser_type.launch(executable_path=CHROMIUM)
     page = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
     t0 = time.perf_counter()
@@ -135,6 +144,8 @@ def parse_args():
                         "alternating with this one run by run, and print both medians and their ratio")
     p.add_argument("--bare", action="store_true",
                    help="time Streamlit alone: a page with only a title and a file uploader")
+    p.add_argument("--bare-variants", action="store_true",
+                   help="with --bare: also that page with the Photos page's settings in the sidebar, and in a popover")
     return p.parse_args()
 
 
@@ -145,10 +156,15 @@ def main() -> None:
 
     tmp = Path(tempfile.mkdtemp())
     if args.bare:
+        pages = BARE_PAGES if args.bare_variants else dict(list(BARE_PAGES.items())[:1])
+        shown = {name: [] for name in pages}
         with sync_playwright() as pw:
-            shown = [bare_run(pw.chromium, tmp) for _ in range(args.runs)]
-        print("bare page (title and uploader): uploader shown after " + ", ".join(f"{s:.2f}" for s in shown)
-              + f" s; median {statistics.median(shown):.2f} s")
+            for _ in range(args.runs):
+                for name, source in pages.items():  # alternating, as with --against
+                    shown[name].append(bare_run(pw.chromium, tmp, source))
+        for name, times in shown.items():
+            print(f"{name}: uploader shown after " + ", ".join(f"{t:.2f}" for t in times)
+                  + f" s; median {statistics.median(times):.2f} s")
         return
     photos, clip = make_photos(tmp, 1 if args.cold_only else args.photos), tmp / "face.y4m"
     write_face_y4m(clip, frames=90)

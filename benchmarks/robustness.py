@@ -1,6 +1,6 @@
 """Accuracy under pixel-statistics changes (issue: users' photos are not histogram-equalised).
 
-    python -m benchmarks.robustness --data ../shared/fer2013 [--model models] [--tta]
+    python -m benchmarks.robustness --data ../shared/fer2013 [--model models] [--tta] [--head fer2013]
 
 Every test face gets a random gamma in [0.6, 1.6] and a random contrast factor in [0.6, 1.4]
 (about mid-grey), then goes through the normal preprocessing; the accuracy is compared with the
@@ -31,13 +31,15 @@ def main() -> None:
     p.add_argument("--split", default="test")
     p.add_argument("--tta", action="store_true")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--head", default="fer2013",
+                   help="the head judged against FER-2013's labels (a two-head model's app head is the crowd's)")
     args = p.parse_args()
     from fer_app.model import EmotionClassifier
     from fer_app.preprocess import normalize_face
     from training.data import load_model_split
     from training.evaluate import evaluate
 
-    clf = EmotionClassifier(model_path=args.model) if args.model else EmotionClassifier()
+    clf = (EmotionClassifier(model_path=args.model) if args.model else EmotionClassifier()).with_head(args.head)
     split = load_model_split(args.data, args.split, clf.config.get("settings", {}))
     rng = np.random.default_rng(args.seed)
     gammas = rng.uniform(0.6, 1.6, len(split))
@@ -49,7 +51,7 @@ def main() -> None:
     pert = evaluate(clf, changed, split.y, args.tta)
     raw = evaluate(clf, unequalised, split.y, args.tta)
     print(json.dumps({
-        "model": str(clf.path), "split": args.split, "n": len(split), "tta": args.tta,
+        "model": str(clf.path), "head": clf.head, "split": args.split, "n": len(split), "tta": args.tta,
         "clean_accuracy": round(clean["accuracy"], 4),
         "perturbed_accuracy": round(pert["accuracy"], 4),
         "drop_points": round(100 * (clean["accuracy"] - pert["accuracy"]), 2),

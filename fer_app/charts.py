@@ -1,9 +1,9 @@
 """The charts of results (a face's probabilities, the webcam timeline and its summary) as Vega-Lite specs for
 ``st.vega_lite_chart``.
 
-Plain dictionaries rather than Altair charts: Altair and the pandas it builds its data with add 94 MB to the
-app process and 0.4 s of imports (measured in docs/resources.md), and the Photos and Live webcam pages need
-neither for 7 bars. Each layer carries its own inline data: Streamlit converts a spec's top-level data to
+Plain dictionaries rather than Altair charts: Altair and the pandas it builds its data with add 93 MB to the
+app process and 0.36 s of imports (``benchmarks/chart_imports.py``, docs/resources.md), and the Photos and Live
+webcam pages need neither for 7 bars. Each layer carries its own inline data: Streamlit converts a spec's top-level data to
 Arrow through pandas, but sends a layer's data as it is. The Model page's charts are in ``fer_app.model_charts``.
 """
 

@@ -30,7 +30,7 @@ def test_every_phase_change_gets_a_marked_boundary():
 
 
 def test_result_charts_are_plain_vega_lite_without_pandas_or_altair():
-    """The Photos and Live webcam pages draw these; building them must not import pandas or Altair (94 MB)."""
+    """The Photos and Live webcam pages draw these; building them must not import pandas or Altair (93 MB)."""
     import json
     import subprocess
     import sys

@@ -143,7 +143,7 @@ def test_live_webcam_start_stop_start_gives_one_fresh_timeline_and_a_summary(ser
 
 def test_photos_draw_charts_without_pandas_and_settings_survive_quietly(tmp_path):
     """The result charts are plain Vega-Lite specs (fer_app/charts.py): a session on the Photos page must not
-    load pandas or Arrow (68 MB) into the server; the webcam's charts draw too (its WebRTC component loads
+    load pandas or Arrow (67 MB) into the server; the webcam's charts draw too (its WebRTC component loads
     both itself); the server log stays free of warnings (keep_settings writes settings back every run)."""
     clip = tmp_path / "face.y4m"
     write_face_y4m(clip)
