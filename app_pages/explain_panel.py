@@ -84,7 +84,7 @@ def show_average_maps(model_dir) -> None:
     st.subheader("Where the model looks")
     if not image.is_file() or not metrics_path.is_file():
         st.info("No explanation figures for this model yet: run "
-                "`python benchmarks/explain_faithfulness.py --out models`.")
+                "`python -m benchmarks.explain_faithfulness --out models` (about 10 minutes).")
         return
     try:
         metrics = json.loads(metrics_path.read_text())
@@ -92,7 +92,8 @@ def show_average_maps(model_dir) -> None:
         st.warning(f"{metrics_path.name} could not be read, so the figures are not shown.")
         return
     st.image(str(image), caption="Average occlusion map per emotion over the test faces of that emotion, "
-                                 "on their average face (brighter and redder = more important).")
+                                 "on their average face (brighter and redder = more important), for the head "
+                                 "whose probabilities the app shows.")
     readings = metrics.get("average_maps", {})
     if readings:
         st.markdown("  \n".join(f"**{name}**: {v['reading']} ({v['faces']} faces)" for name, v in readings.items()))

@@ -20,7 +20,7 @@ def settings() -> dict:
             help=f"auto: {ANALYSES_PER_SECOND} frames a second (every 2nd frame at 30 fps). 1 analyses every frame; "
                  "higher values are faster. The annotated video keeps every frame and shows the latest boxes in "
                  "between.")
-    st.sidebar.caption(f"{ANALYSES_PER_SECOND} frames analysed a second" if every == "auto"
+    st.sidebar.caption(f"auto: {ANALYSES_PER_SECOND} frames analysed a second" if every == "auto"
                        else "Every frame analysed" if every == 1
                        else f"Every {every}{ {2: 'nd', 3: 'rd'}.get(every, 'th')} frame analysed")
     return {"every": None if every == "auto" else every}

@@ -1,6 +1,6 @@
 """Face detector candidates compared on real photographs, on faces cut by the image border, and on speed.
 
-    python benchmarks/detectors.py [--photos ../shared/photos] [--runs 20]
+    python -m benchmarks.detectors [--photos ../shared/photos] [--runs 20]
 
 Candidates (all without TensorFlow, except the reference ``mtcnn-tf``, measured only where the old
 ``mtcnn`` package is installed: ``pip install mtcnn==1.0.0`` into a training environment):

@@ -19,6 +19,7 @@ emotion) and ``explain_metrics.json``. Without the dataset it says so and exits 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import shutil
@@ -91,7 +92,8 @@ def summarise(drops: dict, rng) -> dict:
 
 def randomised_model_dir(model_dir: Path, seed: int, scope: str, where: Path) -> Path:
     """A copy of the model folder whose model.tflite has re-drawn weights: every conv/dense layer ('all')
-    or only the last dense layer ('head'). Each tensor keeps its own mean and spread."""
+    or only the dense layers, the classifier heads ('head'; a two-head model has one per head, and the last
+    alone may not be the head the maps explain). Each tensor keeps its own mean and spread."""
     from ai_edge_litert.tools import flatbuffer_utils as fu
 
     model = fu.read_model(str(model_dir / "model.tflite"))
@@ -100,7 +102,7 @@ def randomised_model_dir(model_dir: Path, seed: int, scope: str, where: Path) ->
     layers = [op for op in graph.operators
               if fu.opcode_to_name(model, op.opcodeIndex) in ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED")]
     if scope == "head":
-        layers = layers[-1:]
+        layers = [op for op in layers if fu.opcode_to_name(model, op.opcodeIndex) == "FULLY_CONNECTED"]
     for op in layers:
         for t in op.inputs[1:3]:
             buf = model.buffers[graph.tensors[t].buffer]
@@ -305,6 +307,8 @@ def main() -> int:
         retime(clf, x[:args.latency_faces], args.out)
         return 0
     result = {"command": COMMAND + " ".join(sys.argv[1:]),
+              # which model and head these figures describe (tests/test_shipped_model.py checks the shipped pair)
+              "model_sha256": hashlib.sha256(Path(clf.path).read_bytes()).hexdigest(), "head": clf.head,
               "split": args.split, "method": "occlusion", "patch": explain.PATCH, "stride": explain.STRIDE,
               **report(clf, x, y, args)}
     table(f"Deletion ({result['faces']} faces): mean probability drop [95 % CI]", result["deletion"])

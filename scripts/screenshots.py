@@ -1,7 +1,7 @@
 """Screenshots of each page of the app for the README: ``python -m scripts.screenshots [--out docs/screenshots]``.
 
 Starts the app on a free loopback port, opens it in Debian's Chromium (Playwright) with a fake camera showing a
-real face, and saves one small PNG per page: Photos (two sample photos), Live webcam (streaming), Video and
+real face, and saves one small PNG per page: Photos (two sample photos, its settings open), Live webcam (streaming), Video and
 Model (the first screen of each).
 """
 
@@ -49,8 +49,11 @@ def main() -> None:
                 page.get_by_role("button", name=sample).click(timeout=60_000)
                 page.get_by_text(f"{sample.lower().replace(' ', '_')}.jpg").first.wait_for(timeout=120_000)
             page.get_by_text("Face #1:").first.wait_for(timeout=120_000)
+            page.get_by_role("button", name="Photo settings").click(timeout=30_000)  # shown open in the README
+            page.get_by_text("Minimum face size (px)").wait_for(timeout=30_000)
             time.sleep(1)
             save(page, out / "photos.png")
+            page.keyboard.press("Escape")
             go_to_page(page, "webcam")
             page.frame_locator(WEBRTC_FRAME).get_by_role("button", name="START").click(timeout=60_000)
             page.get_by_text("face(s) ·").first.wait_for(timeout=120_000)

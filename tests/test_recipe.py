@@ -225,12 +225,14 @@ def test_ship_copies_a_run_with_its_whole_lineage(tiny_model, tiny_data, tmp_pat
         r = run_cli("-m", *cmd, *data)
         assert r.returncode == 0, r.stderr[-2000:]
     dest.mkdir()
-    (dest / "confusion_matrix_ferplus.png").write_bytes(b"another model's figure")
+    for stale in ("confusion_matrix_ferplus.png", "explain_average.png", "explain_metrics.json"):
+        (dest / stale).write_bytes(b"another model's figure")
     r = run_cli("-m", "training.ship", "--model", str(out), "--to", str(dest))
     assert r.returncode == 0, r.stderr[-2000:]
     for f in FILES + ("gallery_happy.png",):
         assert (dest / f).read_bytes() == (out / f).read_bytes(), f
     assert not (out / "confusion_matrix_ferplus.png").exists() and not (dest / "confusion_matrix_ferplus.png").exists()
+    assert not (dest / "explain_average.png").exists() and not (dest / "explain_metrics.json").exists()
     assert sorted(f.name for f in dest.glob("gallery_*.png")) == sorted(f for f in FIGURES if f.startswith("gallery"))
     parent_best = json.loads((tiny_model / "config.json").read_text())["best_epoch"]
     parent_rows = (tiny_model / "history.csv").read_text().strip().splitlines()[1:1 + parent_best]

@@ -35,6 +35,21 @@ def test_shipped_files_are_complete_and_small_enough():
     assert check["top1_agreement"] >= 0.995 and check["n"] >= 3589
 
 
+def test_shipped_explanation_figures_describe_the_shipped_model():
+    """The Model page shows models/explain_average.png and explain_metrics.json: they must come from this
+    model.tflite and the head the app shows (``python -m benchmarks.explain_faithfulness --out models``)."""
+    import hashlib
+
+    metrics_path = MODELS / "explain_metrics.json"
+    if not metrics_path.is_file():
+        pytest.skip("no explanation figures shipped (the Model page says how to make them)")
+    metrics = json.loads(metrics_path.read_text())
+    assert (MODELS / "explain_average.png").is_file()
+    assert metrics["model_sha256"] == hashlib.sha256((MODELS / "model.tflite").read_bytes()).hexdigest()
+    assert metrics["head"] == json.loads((MODELS / "config.json").read_text()).get("app_head", "fer2013")
+    assert metrics["faces"] == 3589 and set(metrics["average_maps"]) == set(EMOTIONS)
+
+
 def test_history_has_both_phases():
     lines = (MODELS / "history.csv").read_text().strip().splitlines()
     phases = [line.split(",")[1] for line in lines[1:]]

@@ -4,8 +4,8 @@
 
 Copies ``model.keras``, ``model.tflite``, ``config.json``, ``metrics.json``, ``confusion_matrix.png`` and
 ``tflite_check.json``, the evaluation's other figures where the run has them (``confusion_matrix_ferplus.png``,
-``gallery_<emotion>.png``; a figure the run lacks is removed from the destination, so that no page shows another
-model's), and writes ``history.csv`` as the model's whole lineage: a run started from
+``gallery_<emotion>.png``, the explanation figures; a figure the run lacks is removed from the destination, so that
+no page shows another model's), and writes ``history.csv`` as the model's whole lineage: a run started from
 another model's weights (``--init-from``) gets that model's history up to the epoch whose weights it
 started from, then its own epochs, numbered on from there. ``MODEL_CARD.md`` is left as it is (it is
 written by hand).
@@ -23,7 +23,10 @@ from fer_app.model import ModelLoadError
 from training.run_dir import RunDir
 
 FILES = ("model.keras", "model.tflite", "config.json", "metrics.json", "confusion_matrix.png", "tflite_check.json")
-FIGURES = ("confusion_matrix_ferplus.png", *(f"gallery_{e}.png" for e in EMOTIONS))
+#: figures copied where the run has them and removed from the destination where it does not; the explanation
+#: figures are written into models/ by ``benchmarks.explain_faithfulness --out models`` after shipping
+FIGURES = ("confusion_matrix_ferplus.png", *(f"gallery_{e}.png" for e in EMOTIONS),
+           "explain_average.png", "explain_metrics.json")
 
 
 def ship(run_dir: Path, to: Path) -> list[str]:
