@@ -47,7 +47,8 @@ def guarded(session, *args) -> None:
     try:
         session(*args)
     except Exception as exc:  # Playwright timeouts on an overloaded machine
-        out.setdefault("errors", []).append(f"{type(exc).__name__}: {str(exc).splitlines()[0]}")
+        step = f" ({out['step']}; page: {out.get('page', '')!r})" if "step" in out else ""
+        out.setdefault("errors", []).append(f"{type(exc).__name__}: {str(exc).splitlines()[0]}{step}")
         out["ok"] = False
 
 
@@ -91,13 +92,21 @@ def upload_session(url: str, photos: list[Path], seconds: float, out: dict) -> N
         page.goto(url, timeout=120_000)
         end = time.time() + seconds
         while time.time() < end:
+            out["step"] = "uploading"
             page.locator("input[type=file]").first.set_input_files([str(p) for p in photos], timeout=120_000)
+            out["step"] = "waiting for the overview"
             page.get_by_text(f"Overview: {len(photos)} photos").wait_for(timeout=240_000)
             text = page.locator("[data-testid='stMain']").first.inner_text()
             out["foreign"] += sorted(set(re.findall(r"\b(\w+_photo_\d+\.jpg)", text)) - own)
             out["rounds"] += 1
+            out["step"] = "clearing"
             page.get_by_role("button", name="Clear all").click(timeout=60_000)
-            page.get_by_text("Add a photo, or click a sample").wait_for(timeout=120_000)
+            out["step"] = "waiting for the empty page"
+            try:
+                page.get_by_text("Add a photo, or click a sample").wait_for(timeout=120_000)
+            except Exception:
+                out["page"] = page.locator("[data-testid='stMain']").first.inner_text()[:400]
+                raise
         browser.close()
     out["ok"] = out["rounds"] > 0 and not out["foreign"] and not out["errors"]
 
