@@ -66,6 +66,11 @@ def head_caption(clf) -> str:
     return f"Probabilities: {HEAD_MEANING.get(clf.head, clf.head)}. The Model page explains the model's two heads."
 
 
+def views_text(tta: bool) -> str:
+    """The settings line's words for test-time augmentation (the Photos and Live webcam pages)."""
+    return "10 views per face" if tta else "one view per face"
+
+
 def settings_popover(title: str):
     """The page's settings: a button in the sidebar that opens them (the line under it says what is set)."""
     return st.sidebar.popover(title, icon=":material/tune:", width="stretch")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from app_pages.common import classifier_or_notice, head_caption, settings_popover
+from app_pages.common import classifier_or_notice, head_caption, settings_popover, views_text
 from fer_app.io import READABLE_TYPES, limit_text
 from fer_app.labels import EMOTIONS
 from fer_app.report import PhotoSession, results_csv, results_json
@@ -21,7 +21,7 @@ MAX_PHOTO_MB = 25
 
 def settings() -> dict:
     # in a popover: widgets drawn on the first page make the browser fetch their code before it shows the
-    # uploader (0.5 s measured: docs/resources.md); a closed popover's widgets are not drawn until opened
+    # uploader (0.27 s on a bare page: docs/resources.md); a closed popover's widgets are not drawn until opened
     with settings_popover("Photo settings"):
         options = {
             "detector": st.selectbox(
@@ -32,9 +32,8 @@ def settings() -> dict:
             "tta": st.checkbox("Average 10 shifted and mirrored views of each face", value=True, key="tta",
                                help="Test-time augmentation: a little more accurate, still fast."),
         }
-    st.sidebar.caption(f"{options['detector'].upper() if options['detector'] == 'mtcnn' else 'Haar'} detector, "
-                       f"faces from {options['min_face']} px, "
-                       + ("10 views per face" if options["tta"] else "one view per face"))
+    st.sidebar.caption(f"{ {'mtcnn': 'MTCNN', 'haar': 'Haar'}[options['detector']]} detector, "
+                       f"faces from {options['min_face']} px, {views_text(options['tta'])}")
     return options
 
 

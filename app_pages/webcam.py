@@ -6,7 +6,7 @@ import time
 
 import streamlit as st
 
-from app_pages.common import classifier_or_notice, head_caption, settings_popover
+from app_pages.common import classifier_or_notice, head_caption, settings_popover, views_text
 
 CAMERA_HELP = ("Press **START** and allow the camera. If the browser blocks it, click the camera icon in the "
                "address bar, choose *Allow*, and press START again; with no camera (or where the stream cannot "
@@ -26,7 +26,7 @@ def settings() -> dict:
             "tta": st.checkbox("Average 10 shifted and mirrored views", value=True, key="webcam_tta"),
         }
     st.sidebar.caption(f"Smoothing {options['smoothing']:.2f}, faces found every {options['detect_every']} frames, "
-                       + ("10 views per face" if options["tta"] else "one view per face"))
+                       f"{views_text(options['tta'])}")
     return options
 
 
@@ -68,8 +68,8 @@ def show_live(ctx, live, status, chart_slot, timeline_slot) -> None:
             status.markdown(f"**No face in view** · {snap['fps']:.1f} fps")
             chart_slot.info("No face in view: face the camera, in good light.")
         recent = live.timeline(last_seconds=LIVE_WINDOW_S)
-        timeline_slot.vega_lite_chart(spec=timeline_chart(recent, f"Emotion timeline (main face, last {LIVE_WINDOW_S} s)"),
-                                   width="stretch")
+        timeline = timeline_chart(recent, f"Emotion timeline (main face, last {LIVE_WINDOW_S} s)")
+        timeline_slot.vega_lite_chart(spec=timeline, width="stretch")
         time.sleep(0.5)
 
 

@@ -20,8 +20,10 @@ CHILD = """
 import json, time
 import streamlit, numpy, cv2
 import fer_app.charts, fer_app.report
+import os
+from benchmarks.browser import vm_mb
 def rss():
-    return int(open('/proc/self/status').read().split('VmRSS:')[1].split()[0]) / 1024
+    return vm_mb(os.getpid(), "VmRSS")
 out = {}
 for name, stmt in (("pandas and Arrow", "import pandas, pyarrow"), ("Altair", "import altair")):
     before, t = rss(), time.perf_counter()

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from fer_app.labels import COLOURS, EMOTIONS
 
-_COLOUR = {"field": "emotion", "type": "nominal", "legend": None,
-           "scale": {"domain": list(EMOTIONS), "range": [COLOURS[e] for e in EMOTIONS]}}
+#: each emotion's colour as a Vega-Lite scale (the Altair charts use it too: ``alt.Scale(**EMOTION_SCALE)``)
+EMOTION_SCALE = {"domain": list(EMOTIONS), "range": [COLOURS[e] for e in EMOTIONS]}
+_COLOUR = {"field": "emotion", "type": "nominal", "legend": None, "scale": EMOTION_SCALE}
 _EMOTION_ROWS = {"field": "emotion", "type": "nominal", "sort": list(EMOTIONS), "title": None,
                  "axis": {"labelOverlap": False}}
 

@@ -7,9 +7,10 @@ from __future__ import annotations
 import altair as alt
 import pandas as pd
 
-from fer_app.labels import COLOURS, EMOTIONS
+from fer_app.charts import EMOTION_SCALE
+from fer_app.labels import EMOTIONS
 
-_SCALE = alt.Scale(domain=list(EMOTIONS), range=[COLOURS[e] for e in EMOTIONS])
+_SCALE = alt.Scale(**EMOTION_SCALE)
 
 
 def load_history(path) -> pd.DataFrame | None:

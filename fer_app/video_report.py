@@ -170,12 +170,12 @@ def timeline_chart(result: VideoResult):
     import altair as alt
     import pandas as pd
 
-    from fer_app.labels import COLOURS
+    from fer_app.charts import EMOTION_SCALE
 
     df = pd.DataFrame(timeline_segments(result), columns=["track", "start", "end", "emotion", "p"])
     df["person"] = df["track"].map(lambda t: f"#{t}")
     order = [f"#{t}" for t in result.tracks]
-    scale = alt.Scale(domain=list(EMOTIONS), range=[COLOURS[e] for e in EMOTIONS])
+    scale = alt.Scale(**EMOTION_SCALE)
     # a height per row (Step), not for the whole chart: Streamlit fits a fixed height around the legend too,
     # which squeezed the rows to nothing
     return alt.Chart(df, title="Emotion over time, per person", height=alt.Step(36)).mark_bar().encode(
