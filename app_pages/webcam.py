@@ -11,6 +11,10 @@ from app_pages.common import classifier_or_notice, head_caption, settings_popove
 CAMERA_HELP = ("Press **START** and allow the camera. If the browser blocks it, click the camera icon in the "
                "address bar, choose *Allow*, and press START again; with no camera (or where the stream cannot "
                "connect) use the snapshot on the Photos page. Frames are analysed in memory and never stored.")
+#: 15 frames a second, the rate at which every webcam figure in docs/ was measured (benchmarks.browser's camera
+#: clip): a webcam's usual 30 would double what the server decodes, analyses and encodes for each viewer, and the
+#: bandwidth through a TURN server. ``ideal`` values never make a camera refuse.
+VIDEO_CONSTRAINTS = {"width": 640, "height": 480, "frameRate": {"ideal": 15}}
 #: The live timeline shows this many seconds: redrawn twice a second, the whole session's points (15 a second)
 #: would make every redraw heavier for the server and the browser; the summary after STOP shows them all.
 LIVE_WINDOW_S = 60
@@ -91,9 +95,10 @@ def show_summary(live) -> None:
 
 
 def main() -> None:
+    from streamlit.runtime import Runtime
     from streamlit_webrtc import WebRtcMode, webrtc_streamer
 
-    from fer_app.webcam import make_frame_callback
+    from fer_app.webcam import make_frame_callback, use_latest_frame_relay
 
     options = settings()
     st.title("Live webcam")
@@ -107,9 +112,10 @@ def main() -> None:
     left, right = st.columns([3, 2])
     with left:
         try:
+            use_latest_frame_relay(Runtime.instance())
             ctx = webrtc_streamer(
                 key="fer-webcam", mode=WebRtcMode.SENDRECV, rtc_configuration=rtc_configuration,
-                media_stream_constraints={"video": {"width": 640, "height": 480}, "audio": False},
+                media_stream_constraints={"video": VIDEO_CONSTRAINTS, "audio": False},
                 video_frame_callback=make_frame_callback(analyzer, live), async_processing=True)
         except Exception:  # e.g. no Streamlit server runtime (bare script, AppTest)
             st.warning("The live webcam is not available here. Use the snapshot on the Photos page instead.")

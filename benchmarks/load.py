@@ -1,6 +1,6 @@
 """The app under load, on loopback only: several browser sessions at once, then a long webcam soak.
 
-    python -m benchmarks.load [--webcams 4] [--uploaders 2] [--seconds 120] [--soak-minutes 10]
+    python -m benchmarks.load [--webcams 4] [--uploaders 2] [--seconds 120] [--soak-minutes 10] [--probe-queues]
 
 Load: one server; ``--webcams`` Chromium sessions stream a fake camera (odd sessions a face, even sessions an
 empty room) while ``--uploaders`` sessions keep uploading their own photos, for ``--seconds``. Checked: no error
@@ -8,11 +8,14 @@ in any page (browser console errors, page exceptions, an exception box) or in th
 only its own results (an empty-room webcam never reports a face, an uploader's overview lists only its own
 photos); reported: each webcam session's frame rate and the server's RSS at the start and the end.
 Soak: one webcam session for ``--soak-minutes``; RSS sampled every 10 s; growth after the first minute.
+``--probe-queues``: the server also logs, every 5 s, how many frames wait in each of its streams' relay queues
+(``benchmarks/queue_probe``); the longest queue and when it peaked are printed.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import statistics
 import tempfile
@@ -105,7 +108,7 @@ def upload_session(url: str, photos: list[Path], seconds: float, out: dict) -> N
             try:
                 page.get_by_text("Add a photo, or click a sample").wait_for(timeout=120_000)
             except Exception:
-                out["page"] = page.locator("[data-testid='stMain']").first.inner_text()[:400]
+                out["page"] = page.locator("[data-testid='stMain']").first.inner_text()[-1500:]  # the end: what follows the widgets
                 raise
         browser.close()
     out["ok"] = out["rounds"] > 0 and not out["foreign"] and not out["errors"]
@@ -177,18 +180,38 @@ def soak(url: str, proc, minutes: float, tmp: Path) -> None:
           f"errors: {out.get('errors') or 'none'}")
 
 
+PROBE = Path(__file__).with_name("queue_probe")
+
+
+def report_queues(probe_log: Path) -> None:
+    """The longest relay queue the server's probe saw (frames waiting for a consumer), and the RSS then."""
+    rows = [[int(v) for v in line.split()] for line in probe_log.read_text().splitlines() if line.strip()]
+    if not rows:
+        print("relay queues: no sample (the probe did not run)")
+        return
+    t, rss, *queues = max(rows, key=lambda r: max(r[2:], default=0))
+    proxies = max(len(r) - 2 for r in rows)
+    print(f"relay queues: at most {max(queues, default=0)} frames waiting for one consumer ({t} s in, server RSS "
+          f"{rss} MB); up to {proxies} relay proxies at once, {len(rows)} samples, every 5 s")
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--webcams", type=int, default=4)
     p.add_argument("--uploaders", type=int, default=2)
     p.add_argument("--seconds", type=float, default=120)
     p.add_argument("--soak-minutes", type=float, default=10)
+    p.add_argument("--probe-queues", action="store_true")
     args = p.parse_args()
     tmp = Path(tempfile.mkdtemp())
-    log = tmp / "server.log"
-    proc, url = start_server(log)
+    log, probe_log = tmp / "server.log", tmp / "queues.log"
+    env = ({"PYTHONPATH": os.pathsep.join(filter(None, [str(PROBE), os.environ.get("PYTHONPATH")])),
+            "FER_QUEUE_PROBE_LOG": str(probe_log)} if args.probe_queues else None)
+    proc, url = start_server(log, env=env)
     try:
         ok = report_load(run_load(url, proc, args.webcams, args.uploaders, args.seconds, tmp), log)
+        if args.probe_queues:
+            report_queues(probe_log)
         if args.soak_minutes > 0:
             soak(url, proc, args.soak_minutes, tmp)
     finally:

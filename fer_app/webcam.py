@@ -1,5 +1,6 @@
-"""Live-webcam plumbing for the app, free of Streamlit: WebRTC configuration and the thread-safe
-channel through which the frame callback (a WebRTC worker thread) hands results to the page.
+"""Live-webcam plumbing for the app, free of Streamlit: WebRTC configuration, the relay that hands each
+stage of the stream only the newest frame, and the thread-safe channel through which the frame callback (a
+WebRTC worker thread) hands results to the page.
 
 ICE/TURN configuration, first match wins:
 
@@ -14,6 +15,7 @@ ICE/TURN configuration, first match wins:
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import threading
@@ -63,6 +65,46 @@ def ice_servers(secrets: Mapping | None = None) -> tuple[list[dict] | None, str]
         servers = [{"urls": [u.strip() for u in str(url).split(",")], "username": user or "", "credential": cred or ""}]
         return servers, "TURN_URL" + note
     return None, "streamlit-webrtc's own choice (Cloudflare, Twilio or Hugging Face TURN, else Google STUN)" + note
+
+
+@functools.cache
+def _latest_frame_relay_class():
+    from aiortc.contrib.media import MediaRelay  # imported here: aiortc is only needed once a stream starts
+
+    class LatestFrameRelay(MediaRelay):
+        """An aiortc ``MediaRelay`` whose every consumer receives only the newest frame (``buffered=False``)."""
+
+        def subscribe(self, track, buffered: bool = False):
+            return super().subscribe(track, buffered=False)
+
+    return LatestFrameRelay
+
+
+def latest_frame_relay():
+    """A relay for streamlit-webrtc that drops stale frames instead of queueing them.
+
+    streamlit-webrtc relays the camera's frames to the analysis and the analysed frames to the video
+    encoder through an aiortc ``MediaRelay`` whose queues have no bound. When the server encodes the returned
+    video more slowly than the camera sends frames (four webcams at once on 2 cores), each session's queue to
+    the encoder grew by about 7 frames a second, to about 800 frames after two minutes (1.7 GB), and the video
+    shown lagged the camera by as much (``python -m benchmarks.load --probe-queues``, docs/resources.md). The analysis only
+    wants the newest frame (``async_processing`` skips the others already); so does a live view.
+    """
+    return _latest_frame_relay_class()()
+
+
+def use_latest_frame_relay(runtime) -> None:
+    """Make the streams of the server whose Streamlit ``Runtime`` is ``runtime`` use ``latest_frame_relay``.
+
+    streamlit-webrtc takes its relay from an attribute of Streamlit's runtime and makes one there when it finds
+    none; setting ours there first is the one way in (``webrtc_streamer`` has no relay argument).
+    ``tests/test_video.py`` checks that the pinned streamlit-webrtc picks it up.
+    """
+    from streamlit_webrtc import relay
+
+    name = relay._SERVER_GLOBAL_RELAY_ATTR_NAME_
+    if not isinstance(getattr(runtime, name, None), _latest_frame_relay_class()):
+        setattr(runtime, name, latest_frame_relay())
 
 
 class LiveResults:

@@ -166,3 +166,62 @@ def test_ice_configuration_from_environment(monkeypatch):
         assert servers is None and source.startswith("streamlit-webrtc") and "FER_ICE_SERVERS ignored" in source, bad
     servers, source = ice_servers({"TURN_URL": "turn:x:1"})
     assert servers[0]["urls"] == ["turn:x:1"] and source.startswith("TURN_URL; FER_ICE_SERVERS ignored")
+
+
+#: Run in a fresh process: aiortc loads pylibsrtp, which crashes a process that imported TensorFlow before it.
+RELAY_SCRIPT = """
+import asyncio, json, types
+from aiortc import MediaStreamTrack
+from aiortc.contrib.media import MediaRelay
+from aiortc.mediastreams import MediaStreamError
+from streamlit.runtime import Runtime
+from fer_app.webcam import latest_frame_relay, use_latest_frame_relay
+
+class Camera(MediaStreamTrack):  # 100 numbered frames, one a millisecond, then the end of the stream
+    kind = "video"
+    def __init__(self):
+        super().__init__()
+        self.n = 0
+    async def recv(self):
+        await asyncio.sleep(0.001)
+        self.n += 1
+        if self.n > 100:
+            raise MediaStreamError
+        return self.n
+
+async def slow_consumer(relay):  # takes 20 ms a frame, like an encoder that cannot keep up
+    proxy, got = relay.subscribe(Camera()), []
+    try:
+        while True:
+            got.append(await proxy.recv())
+            await asyncio.sleep(0.02)
+    except MediaStreamError:
+        return got
+
+runtime = types.SimpleNamespace()
+use_latest_frame_relay(runtime)
+installed = vars(runtime).copy()
+use_latest_frame_relay(runtime)  # a second page run keeps the relay its streams already use
+Runtime.instance = classmethod(lambda cls: runtime)
+from streamlit_webrtc.relay import get_global_relay
+print(json.dumps({"buffered": asyncio.run(slow_consumer(MediaRelay())),
+                  "latest": asyncio.run(slow_consumer(latest_frame_relay())),
+                  "installed_once": vars(runtime) == installed and len(installed) == 1,
+                  "webrtc_uses_it": get_global_relay() is next(iter(installed.values()))}))
+"""
+
+
+def test_the_webcam_relay_hands_a_slow_consumer_the_newest_frame_and_streamlit_webrtc_uses_it():
+    import json
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    run = subprocess.run([sys.executable, "-c", RELAY_SCRIPT], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr[-2000:]
+    out = json.loads(run.stdout.strip().splitlines()[-1])
+    assert out["buffered"] == list(range(1, 101))  # aiortc's default queues every frame: the backlog we replace
+    latest = out["latest"]
+    assert 1 <= len(latest) < 50 and latest == sorted(set(latest)) and latest[-1] >= 90
+    assert out["installed_once"] and out["webrtc_uses_it"]
