@@ -87,8 +87,9 @@ def latest_frame_relay():
     encoder through an aiortc ``MediaRelay`` whose queues have no bound. When the server encodes the returned
     video more slowly than the camera sends frames (four webcams at once on 2 cores), each session's queue to
     the encoder grew by about 7 frames a second, to about 800 frames after two minutes (1.7 GB), and the video
-    shown lagged the camera by as much (``python -m benchmarks.load --probe-queues``, docs/resources.md). The analysis only
-    wants the newest frame (``async_processing`` skips the others already); so does a live view.
+    sent back fell as many frames behind the camera (``python -m benchmarks.load --probe-queues``,
+    docs/resources.md). The analysis only wants the newest frame (``async_processing`` skips the others
+    already); so does a live view.
     """
     return _latest_frame_relay_class()()
 
