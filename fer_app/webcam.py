@@ -86,10 +86,10 @@ def latest_frame_relay():
     streamlit-webrtc relays the camera's frames to the analysis and the analysed frames to the video
     encoder through an aiortc ``MediaRelay`` whose queues have no bound. When the server encodes the returned
     video more slowly than the camera sends frames (four webcams at once on 2 cores), each session's queue to
-    the encoder grew by about 7 frames a second, to about 800 frames after two minutes (1.7 GB), and the video
-    sent back fell as many frames behind the camera (``python -m benchmarks.load --probe-queues``,
-    docs/resources.md). The analysis only wants the newest frame (``async_processing`` skips the others
-    already); so does a live view.
+    the encoder grew by about 7 frames a second, to about 800 frames after two minutes (the server at 1.7 GB),
+    and the video sent back fell as many frames behind the camera (``python -m benchmarks.load
+    --probe-queues``, docs/resources.md). The analysis only wants the newest frame (``async_processing`` skips
+    the others already); so does a live view.
     """
     return _latest_frame_relay_class()()
 
@@ -99,7 +99,9 @@ def use_latest_frame_relay(runtime) -> None:
 
     streamlit-webrtc takes its relay from an attribute of Streamlit's runtime and makes one there when it finds
     none; setting ours there first is the one way in (``webrtc_streamer`` has no relay argument).
-    ``tests/test_video.py`` checks that the pinned streamlit-webrtc picks it up.
+    ``tests/test_video.py`` checks that the pinned streamlit-webrtc's ``get_global_relay``, which each stream's
+    worker calls when it starts, returns it; ``benchmarks.load --probe-queues`` sees the effect in a real server.
+    Server-wide: a recorder or an audio stream added later would get only the newest frames too.
     """
     from streamlit_webrtc import relay
 
