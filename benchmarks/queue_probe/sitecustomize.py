@@ -21,13 +21,15 @@ def _queue_lengths() -> list[int]:
 
 
 def _watch(path: str) -> None:
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))  # the checkout
+    from benchmarks.browser import vm_mb
+
     t0 = time.time()
     with open(path, "a") as log:
         while True:
             time.sleep(5)
-            with open("/proc/self/status") as f:
-                rss = int(f.read().split("VmRSS:")[1].split()[0]) // 1024
-            log.write(f"{time.time() - t0:.0f} {rss} {' '.join(map(str, _queue_lengths()))}\n")
+            rss = vm_mb(os.getpid(), "VmRSS")
+            log.write(f"{time.time() - t0:.0f} {rss:.0f} {' '.join(map(str, _queue_lengths()))}\n")
             log.flush()
 
 
