@@ -98,15 +98,18 @@ def count_table(photos: Path, rows: list[dict], dets: dict) -> list[str]:
     return lines
 
 
-def reference_faces(photos: Path, rows: list[dict]) -> list[tuple[str, int, tuple]]:
-    """(file, label count, box) of every face of the reference detector that is >= 40 px tall."""
+def reference_faces(photos: Path, rows: list[dict], found: dict | None = None) -> list[tuple[str, int, tuple]]:
+    """(file, label count, box) of every face of the reference detector that is >= 40 px tall.
+
+    ``found``: the reference detector's detections per file name when the caller already has them."""
     ref = MTCNNDetector()
     faces = []
     for row in rows:
         n = int(row["num_faces"])
         if n == 0:
             continue
-        boxes = [d.box for d in ref.detect(load_image(photos / row["filename"]), min_face=20)]
+        dets = found[row["filename"]] if found else ref.detect(load_image(photos / row["filename"]), min_face=20)
+        boxes = [d.box for d in dets]
         if len(boxes) == n:
             faces += [(row["filename"], n, b) for b in boxes if b[3] >= 40]
     return faces

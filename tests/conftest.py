@@ -86,6 +86,21 @@ def tiny_model(tiny_data, tmp_path_factory) -> Path:
     return out
 
 
+@pytest.fixture(scope="session")
+def tiny_restart(tiny_model, tiny_data, tmp_path_factory) -> dict:
+    """{'path': run, 'output': what the command printed}: the recipe's warm restart on the tiny model (2 epochs from
+    its weights), trained once for the tests of the pipeline's figures and of shipping a run with its lineage."""
+    out = tmp_path_factory.mktemp("tinyrestart") / "restart"
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}  # the CLIs quieten themselves
+    r = subprocess.run([sys.executable, "-m", "training.train", "--data", str(tiny_data["folders"]),
+                        "--cache-dir", str(tiny_data["cache"]), "--out", str(out), "--init-from", str(tiny_model),
+                        "--head-epochs", "0", "--img-size", "32", "--alpha", "0.35", "--epochs", "2", "--lr", "2e-4",
+                        "--label-smoothing", "0.1", "--batch-size", "32", "--patience", "2", "--quiet"],
+                       cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
+    assert r.returncode == 0, r.stderr[-3000:]
+    return {"path": out, "output": r.stdout + r.stderr}
+
+
 TINY_MODEL_ARGS = ["--epochs", "2", "--head-epochs", "1", "--img-size", "32", "--alpha", "0.35", "--weights", "none",
                    "--batch-size", "32", "--label-smoothing", "0.1", "--seed", "0"]
 

@@ -109,8 +109,8 @@ def test_recipe_chains_resumable_stages_into_the_shipped_soup(tmp_path):
     assert list(parsed) == ["first", "restart"]
     assert all(a.resume and a.data == "D" and a.out == f"runs/r/{n}" and not a.verbose for n, a in parsed.items())
     assert parsed["first"].weights == "W.h5" and parsed["first"].init_from is None
-    # the shipped model's first stage: 1 head + 24 fine-tuning epochs; --first-epochs changes only that
-    assert recipe.FIRST_EPOCHS == 24 and parsed["first"].epochs == 24 and parsed["first"].head_epochs == 1
+    # the shipped model's first stage: 1 head + 18 fine-tuning epochs; --first-epochs changes only that
+    assert recipe.FIRST_EPOCHS == 18 and parsed["first"].epochs == 18 and parsed["first"].head_epochs == 1
     longer = argparse.Namespace(**{**vars(args), "first_epochs": 36})
     assert parse_args(recipe.stage_args("first", longer)).epochs == 36
     assert recipe.stage_args("restart", longer) == recipe.stage_args("restart", args)
@@ -208,15 +208,10 @@ def test_recipe_measures_each_step_in_its_own_process(tmp_path, monkeypatch):
 
 
 @pytest.mark.slow
-def test_ship_copies_a_run_with_its_whole_lineage(tiny_model, tiny_data, tmp_path):
+def test_ship_copies_a_run_with_its_whole_lineage(tiny_model, tiny_data, tiny_restart, tmp_path):
     from training.ship import FIGURES, FILES
 
-    out = tmp_path / "child"
-    r = run_cli("-m", "training.train", "--data", str(tiny_data["folders"]), "--out", str(out),
-                "--init-from", str(tiny_model), "--epochs", "2", "--head-epochs", "0", "--img-size", "32",
-                "--alpha", "0.35", "--batch-size", "32", "--erase", "0.5", "--mixup", "0.2",
-                "--cache-dir", str(tiny_data["cache"]), "--quiet")
-    assert r.returncode == 0, r.stderr[-3000:]
+    out = tiny_restart["path"]  # a warm restart of tiny_model: 2 epochs of its own after the parent's
     dest = tmp_path / "shipped"
     r = run_cli("-m", "training.ship", "--model", str(out), "--to", str(dest))
     assert r.returncode == 2 and "training.export" in r.stderr and "Traceback" not in r.stderr
