@@ -108,7 +108,7 @@ def reference_faces(photos: Path, rows: list[dict], found: dict | None = None) -
         n = int(row["num_faces"])
         if n == 0:
             continue
-        dets = found[row["filename"]] if found else ref.detect(load_image(photos / row["filename"]), min_face=20)
+        dets = found[row["filename"]] if found is not None else ref.detect(load_image(photos / row["filename"]), min_face=20)
         boxes = [d.box for d in dets]
         if len(boxes) == n:
             faces += [(row["filename"], n, b) for b in boxes if b[3] >= 40]

@@ -222,14 +222,17 @@ def test_init_from_starts_a_run_from_a_trained_models_weights(tiny_model, tiny_d
     import keras
 
     out = tmp_path / "restart"
-    # a different input size: the weights do not depend on it
+    # a different input size: the weights do not depend on it; with the restart stage's random erasing and mixup,
+    # so that a whole training run exercises them too
     r = run_cli("-m", "training.train", "--data", str(tiny_data["folders"]), "--out", str(out),
                 "--init-from", str(tiny_model), "--epochs", "1", "--head-epochs", "0", "--img-size", "40",
-                "--alpha", "0.35", "--lr", "1e-9", "--batch-size", "32", "--cache-dir", str(tiny_data["cache"]), "--quiet")
+                "--alpha", "0.35", "--lr", "1e-9", "--batch-size", "32", "--erase", "0.5", "--mixup", "0.2",
+                "--cache-dir", str(tiny_data["cache"]), "--quiet")
     assert r.returncode == 0, r.stderr[-3000:]
     assert "starting from the weights of" in r.stderr
     cfg = json.loads((out / "config.json").read_text())
     assert cfg["settings"]["init_from"] == str(tiny_model) and cfg["img_size"] == 40
+    assert cfg["settings"]["erase"] == 0.5 and cfg["settings"]["mixup"] == 0.2
     phases = [line.split(",")[1] for line in (out / "history.csv").read_text().strip().splitlines()[1:]]
     assert phases == ["restart"]
     # with a learning rate of 1e-9 the restart's convolution weights are still the trained model's
