@@ -102,13 +102,13 @@ def reference_faces(photos: Path, rows: list[dict], found: dict | None = None) -
     """(file, label count, box) of every face of the reference detector that is >= 40 px tall.
 
     ``found``: the reference detector's detections per file name when the caller already has them."""
-    ref = MTCNNDetector()
+    ref = MTCNNDetector() if found is None else None
     faces = []
     for row in rows:
         n = int(row["num_faces"])
         if n == 0:
             continue
-        dets = found[row["filename"]] if found is not None else ref.detect(load_image(photos / row["filename"]), min_face=20)
+        dets = ref.detect(load_image(photos / row["filename"]), min_face=20) if ref is not None else found[row["filename"]]
         boxes = [d.box for d in dets]
         if len(boxes) == n:
             faces += [(row["filename"], n, b) for b in boxes if b[3] >= 40]

@@ -40,8 +40,11 @@ def synthetic_face(label: int, rng: np.random.Generator) -> np.ndarray:
     return np.clip(img, 0, 255).astype(np.uint8)
 
 
-def run_cli(*args, cwd=ROOT, timeout=600):
+def run_cli(*args, cwd=ROOT, timeout=600, own_logging=False):
+    """``python *args``; TensorFlow's C++ log is silenced unless ``own_logging`` (the CLI must quieten itself)."""
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=str(ROOT))
+    if own_logging:
+        del env["TF_CPP_MIN_LOG_LEVEL"]
     return subprocess.run([sys.executable, *args], cwd=cwd, capture_output=True, text=True, timeout=timeout, env=env)
 
 
@@ -91,12 +94,10 @@ def tiny_restart(tiny_model, tiny_data, tmp_path_factory) -> dict:
     """{'path': run, 'output': what the command printed}: the recipe's warm restart on the tiny model (2 epochs from
     its weights), trained once for the tests of the pipeline's figures and of shipping a run with its lineage."""
     out = tmp_path_factory.mktemp("tinyrestart") / "restart"
-    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}  # the CLIs quieten themselves
-    r = subprocess.run([sys.executable, "-m", "training.train", "--data", str(tiny_data["folders"]),
-                        "--cache-dir", str(tiny_data["cache"]), "--out", str(out), "--init-from", str(tiny_model),
-                        "--head-epochs", "0", "--img-size", "32", "--alpha", "0.35", "--epochs", "2", "--lr", "2e-4",
-                        "--label-smoothing", "0.1", "--batch-size", "32", "--patience", "2", "--quiet"],
-                       cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
+    r = run_cli("-m", "training.train", "--data", str(tiny_data["folders"]), "--cache-dir", str(tiny_data["cache"]),
+                "--out", str(out), "--init-from", str(tiny_model), "--head-epochs", "0", "--img-size", "32",
+                "--alpha", "0.35", "--epochs", "2", "--lr", "2e-4", "--label-smoothing", "0.1", "--batch-size", "32",
+                "--patience", "2", "--quiet", timeout=900, own_logging=True)
     assert r.returncode == 0, r.stderr[-3000:]
     return {"path": out, "output": r.stdout + r.stderr}
 

@@ -58,11 +58,9 @@ def test_the_pipeline_trains_to_the_figures_recorded_before_its_refactor_and_say
     # the recipe's next two steps on the tiny model: a warm restart (conftest's tiny_restart), then the average of the two
     restart, soup = tiny_restart["path"], tmp_path / "soup"
     assert not [word for word in NOISE if word in tiny_restart["output"]], tiny_restart["output"][-3000:]
-    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}  # the CLIs quieten themselves
-    r = subprocess.run([sys.executable, "-m", "training.soup", "--data", str(tiny_data["folders"]), "--cache-dir",
-                        str(tiny_data["cache"]), "--models", str(tiny_model), str(restart), "--out", str(soup),
-                        "--bn-batches", "3", "--batch-size", "32"], cwd=ROOT, env=env, capture_output=True, text=True,
-                       timeout=900)
+    r = run_cli("-m", "training.soup", "--data", str(tiny_data["folders"]), "--cache-dir", str(tiny_data["cache"]),
+                "--models", str(tiny_model), str(restart), "--out", str(soup), "--bn-batches", "3", "--batch-size", "32",
+                timeout=900, own_logging=True)
     assert r.returncode == 0, r.stderr[-3000:]
     assert not [word for word in NOISE if word in r.stdout + r.stderr], (r.stdout + r.stderr)[-3000:]
     assert_trained_as_before(RunDir(restart), BEFORE["restart"])
