@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from fer_app import preprocess
+from fer_app import answers, preprocess
 from fer_app.calibration import apply_temperature
 from fer_app.labels import EMOTIONS
 
@@ -138,16 +138,30 @@ class EmotionClassifier:
 
     def _choose_head(self, head: str | None) -> None:
         """Which head's columns and temperatures this classifier reports (``config["heads"]``; a one-head model
-        has one, ``fer2013``); a head without its own temperatures uses the config's top-level ones."""
+        has one, ``fer2013``); a head without its own temperatures uses the config's top-level ones. An entry with
+        a ``combine`` key is an answer made of the other heads (:mod:`fer_app.answers`), already calibrated."""
         heads = self.config.get("heads") or {"fer2013": {}}
         self.heads = tuple(heads)
         self.head = head or self.heads[0]
         if self.head not in heads:
             raise ModelLoadError(f"this model has no {self.head!r} head (it has: {', '.join(self.heads)})")
         spec = heads[self.head]
+        self._combined = spec if answers.is_combined(spec) else None
         self._columns = tuple(spec["columns"]) if "columns" in spec else None
-        self.temperature = float(spec.get("temperature", self.config.get("temperature", 1.0)))
-        self.temperature_tta = float(spec.get("temperature_tta", self.config.get("temperature_tta", self.temperature)))
+        if self._combined:
+            self.temperature = self.temperature_tta = 1.0
+        else:
+            self.temperature, self.temperature_tta = self._temperatures(spec)
+
+    def _temperatures(self, spec: dict) -> tuple[float, float]:
+        t = float(spec.get("temperature", self.config.get("temperature", 1.0)))
+        return t, float(spec.get("temperature_tta", self.config.get("temperature_tta", t)))
+
+    @property
+    def network_heads(self) -> tuple[str, ...]:
+        """The heads that are columns of the network (not answers combined from them)."""
+        specs = self.config.get("heads") or {"fer2013": {}}
+        return tuple(name for name, spec in specs.items() if not answers.is_combined(spec))
 
     def with_head(self, head: str) -> EmotionClassifier:
         """The same loaded network reporting another head (no second copy of the model in memory)."""
@@ -185,13 +199,15 @@ class EmotionClassifier:
     MAX_BATCH = 256
     MAX_BATCH_KERAS = 64
 
-    def predict_raw(self, faces_u8: np.ndarray) -> np.ndarray:
-        """Uncalibrated softmax for prepared faces (N, 48, 48[, 1]) uint8 -> (N, 7), any N."""
+    def _outputs(self, faces_u8: np.ndarray) -> np.ndarray:
+        """Every column of the network (all heads) for prepared faces (N, 48, 48[, 1]) uint8, any N."""
         x = np.asarray(faces_u8, np.float32)
         if x.ndim == 3:
             x = x[..., None]
         if len(x) == 0:
-            return np.zeros((0, len(EMOTIONS)), np.float32)
+            specs = (self.config.get("heads") or {}).values()
+            width = max((spec["columns"][1] for spec in specs if "columns" in spec), default=len(EMOTIONS))
+            return np.zeros((0, width), np.float32)
         parts = []
         step = self.MAX_BATCH if self.backend == "tflite" else self.MAX_BATCH_KERAS
         for i in range(0, len(x), step):
@@ -199,15 +215,47 @@ class EmotionClassifier:
             with self._lock:
                 parts.append(self._raw_tflite(chunk) if self.backend == "tflite"
                              else np.asarray(self._keras(chunk, training=False)))
-        out = np.concatenate(parts)
-        return out[:, self._columns[0]:self._columns[1]] if self._columns else out
+        return np.concatenate(parts)
+
+    def _outputs_tta(self, faces_u8: np.ndarray, shifts=preprocess.TTA_SHIFTS) -> np.ndarray:
+        x = np.asarray(faces_u8)
+        if len(x) == 0:
+            return self._outputs(x)
+        return preprocess.mean_over_views(self._outputs(preprocess.tta_views(x, shifts)), len(x))
+
+    def _head_columns(self, outputs: np.ndarray, head: str) -> np.ndarray:
+        spec = (self.config.get("heads") or {"fer2013": {}})[head]
+        return outputs[:, spec["columns"][0]:spec["columns"][1]] if "columns" in spec else outputs
+
+    def _calibrated_heads(self, outputs: np.ndarray, tta: bool) -> dict[str, np.ndarray]:
+        specs = self.config.get("heads") or {"fer2013": {}}
+        return {head: apply_temperature(self._head_columns(outputs, head), self._temperatures(specs[head])[tta])
+                for head in self.network_heads}
+
+    def _answer(self, outputs: np.ndarray, tta: bool) -> np.ndarray:
+        if self._combined:
+            return self.answer_from_heads(self._calibrated_heads(outputs, tta))
+        return self._head_columns(outputs, self.head)
+
+    def answer_from_heads(self, head_probs: dict[str, np.ndarray]) -> np.ndarray:
+        """This classifier's calibrated answer from :meth:`predict_heads`' output (no second pass)."""
+        if self._combined:
+            return answers.combine_spec(head_probs, self._combined)
+        return head_probs[self.head]
+
+    def predict_raw(self, faces_u8: np.ndarray) -> np.ndarray:
+        """Uncalibrated softmax for prepared faces (N, 48, 48[, 1]) uint8 -> (N, 7), any N (a combined answer
+        is made of calibrated heads: its own temperature is 1)."""
+        return self._answer(self._outputs(faces_u8), tta=False)
 
     def predict_raw_tta(self, faces_u8: np.ndarray, shifts=preprocess.TTA_SHIFTS) -> np.ndarray:
         """Uncalibrated softmax averaged over the test-time views (:func:`preprocess.tta_views`)."""
-        x = np.asarray(faces_u8)
-        if len(x) == 0:
-            return self.predict_raw(x)
-        return preprocess.mean_over_views(self.predict_raw(preprocess.tta_views(x, shifts)), len(x))
+        return self._answer(self._outputs_tta(faces_u8, shifts), tta=True)
+
+    def predict_heads(self, faces_u8: np.ndarray, tta: bool = False) -> dict[str, np.ndarray]:
+        """{head: calibrated (N, 7) probabilities} for every head of the network, from one pass over the faces."""
+        outputs = self._outputs_tta(faces_u8) if tta else self._outputs(faces_u8)
+        return self._calibrated_heads(outputs, tta)
 
     def predict_prepared(self, faces_u8: np.ndarray, tta: bool = False) -> np.ndarray:
         """Calibrated probabilities for prepared faces; ``tta`` averages over shifted and mirrored views."""

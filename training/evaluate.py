@@ -70,25 +70,39 @@ def crowd_truth(head: str, majority: np.ndarray, labels: np.ndarray, probs: np.n
 def both_truths(clf: EmotionClassifier, split, votes_path, tta: bool) -> tuple[dict, np.ndarray]:
     """(metrics, the FER-2013 head's probabilities): FER-2013's labels judge the FER-2013 head (the top level, as
     for a one-head model) and FER+'s crowd majority judges the crowd head (``ferplus``, with ``votes_path``);
-    ``cross`` gives each head against the other truth. A one-head model is judged by both truths alike."""
+    ``cross`` gives each head against the other truth; ``answer`` gives the app's answer against both truths when
+    it is combined from the heads (``fer_app.answers``). A one-head model is judged by both truths alike. The
+    network runs once over the faces for all of them."""
+    heads = clf.predict_heads(split.x[..., None], tta=tta)
     fer2013 = clf.with_head("fer2013")
-    probs = fer2013.predict_prepared(split.x[..., None], tta=tta)
+    probs = heads["fer2013"]
     m = evaluate(fer2013, split.x, split.y, tta=tta, probs=probs)
     m["head"] = "fer2013"
+    combined = clf.head not in clf.network_heads
+    answer = clf.answer_from_heads(heads) if combined else None
+    if answer is not None:
+        m["answer"] = {"head": clf.head, "fer2013_labels": _brief(classification_metrics(split.y, answer.argmax(axis=1)))}
     if votes_path is None:
         return m, probs
     from training.ferplus import crowd_labels, read_votes
 
     majority = crowd_labels(split, read_votes(votes_path)).majority()
-    crowd = clf.with_head("crowd") if "crowd" in clf.heads else fer2013
-    crowd_probs = probs if crowd is fer2013 else crowd.predict_prepared(split.x[..., None], tta=tta)
-    m["ferplus"] = crowd_truth(crowd.head, majority, split.y, crowd_probs)
-    if crowd is not fer2013:
+    crowd_probs = heads.get("crowd", probs)
+    m["ferplus"] = crowd_truth("crowd" if "crowd" in heads else "fer2013", majority, split.y, crowd_probs)
+    if "crowd" in heads:
         on_crowd = crowd_truth(fer2013.head, majority, split.y, probs)
         on_labels = classification_metrics(split.y, crowd_probs.argmax(axis=1))
         m["cross"] = {"fer2013_head_on_ferplus_majority": {k: on_crowd[k] for k in ("accuracy", "macro_f1", "n")},
                       "crowd_head_on_fer2013_labels": {k: on_labels[k] for k in ("accuracy", "macro_f1", "n")}}
+    if answer is not None:
+        m["answer"]["ferplus_majority"] = _brief(crowd_truth(clf.head, majority, split.y, answer))
     return m, probs
+
+
+def _brief(metrics: dict) -> dict:
+    """Accuracy, macro-F1, count and recall per emotion of :func:`classification_metrics`' result."""
+    return {"accuracy": metrics["accuracy"], "macro_f1": metrics["macro_f1"], "n": metrics["n"],
+            "recall": {name: c["recall"] for name, c in metrics["per_class"].items()}}
 
 
 def draw_confusion_matrix(cm, path: Path, title: str = "") -> None:
@@ -135,7 +149,8 @@ def summary(m: dict) -> dict:
     """Accuracy, macro-F1 and face count of each truth in :func:`both_truths`' metrics, with the head judged."""
     keys = ("accuracy", "macro_f1", "n", "head")
     return {"fer2013_labels": {k: m[k] for k in keys}, **({"ferplus_majority": {k: m["ferplus"][k] for k in keys}}
-                                                         if "ferplus" in m else {})}
+                                                         if "ferplus" in m else {}),
+            **({"answer": m["answer"]} if "answer" in m else {})}
 
 
 def ferplus_report(m: dict) -> str:
@@ -145,7 +160,20 @@ def ferplus_report(m: dict) -> str:
              f"(FER-2013's own labels agree with it on {f['fer2013_labels_agree']:.4f})"]
     for what, c in m.get("cross", {}).items():
         lines.append(f"  {what.replace('_', ' ')}: accuracy={c['accuracy']:.4f}  macro-F1={c['macro_f1']:.4f}  (n={c['n']})")
+    if "answer" in m:
+        a = m["answer"]
+        lines += [f"  the app's answer ({a['head']}) on {truth.replace('_', ' ')}: accuracy={a[truth]['accuracy']:.4f}  "
+                  f"macro-F1={a[truth]['macro_f1']:.4f}  (n={a[truth]['n']})" for truth in ("fer2013_labels", "ferplus_majority")
+                  if truth in a]
     return "\n".join(lines)
+
+
+def _shown_path(path: Path) -> str:
+    """``path`` relative to the working folder when inside it: a report names no folder of the machine it ran on."""
+    try:
+        return str(Path(path).resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
 
 
 def main(argv=None) -> int:
@@ -185,7 +213,7 @@ def main(argv=None) -> int:
     except (DatasetError, ModelLoadError, VotesError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    m.update(split=args.split, model=str(clf.path), backend=clf.backend,
+    m.update(split=args.split, model=_shown_path(clf.path), backend=clf.backend,
              data_fingerprint=split.fingerprint(), seconds=round(time.time() - t0, 2))
     if args.out and args.split == "test":  # the report also holds both truths on validation, for comparison
         val = load_model_split(args.data, "val", settings, args.cache_dir)
