@@ -1,6 +1,7 @@
 """Training augmentation of batches of faces (float32 (N, 48, 48, 1) in [0, 255], one-hot labels).
 
-Three steps, in this order, applied by :func:`augment_dataset` to the training batches only:
+Three steps, in this order, applied by :func:`augment_dataset` to the training batches only (with
+``photo`` > 0, :func:`photo_faces` comes first: sharpening, blur, rescaling or JPEG, as real cameras differ):
 
 1. one geometric and photometric warp per face (:func:`augment_faces`): a mirror, then rotation, shift and
    zoom composed into **one** bicubic warp, then contrast and brightness. Chaining Keras' ``RandomRotation``,
@@ -48,7 +49,34 @@ def augment_faces(faces: np.ndarray, strength: float, rng: np.random.Generator) 
     return np.clip((out - mean) * contrast + mean + brightness, 0.0, 255.0).astype(np.float32)
 
 
-def make_augmenter(strength: float = 1.0, seed: int = 0):
+def photo_faces(faces: np.ndarray, probability: float, rng: np.random.Generator) -> np.ndarray:
+    """Make a share ``probability`` of the faces (N, 48, 48) in [0, 255] look like crops of other cameras, one
+    change each, drawn uniformly: sharpened (unsharp mask, amount 0.5-1.5: a sharp photo shrunk to 48 px is
+    crisper than FER-2013's web faces), blurred (Gaussian, sigma 0.5-1.2 px), shrunk to 16-32 px and enlarged
+    back, or JPEG-compressed (quality 20-60). Returns float32, same shape."""
+    import cv2
+
+    out = np.array(faces, np.float32)
+    n, h, w = out.shape
+    for i in np.flatnonzero(rng.random(n) < probability):
+        face = np.clip(out[i], 0, 255).astype(np.uint8)
+        kind = rng.integers(4)
+        if kind == 0:
+            soft = cv2.GaussianBlur(face, (0, 0), 1.0).astype(np.float32)
+            out[i] = np.clip(face + rng.uniform(0.5, 1.5) * (face - soft), 0, 255)
+        elif kind == 1:
+            out[i] = cv2.GaussianBlur(face, (0, 0), rng.uniform(0.5, 1.2))
+        elif kind == 2:
+            side = int(rng.integers(16, 33))
+            small = cv2.resize(face, (side, side), interpolation=cv2.INTER_AREA)
+            out[i] = cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
+        else:
+            ok, buf = cv2.imencode(".jpg", face, [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(20, 61))])
+            out[i] = cv2.imdecode(buf, cv2.IMREAD_GRAYSCALE)
+    return out
+
+
+def make_augmenter(strength: float = 1.0, seed: int = 0, photo: float = 0.0):
     """``augment(x, batch_seed=None)``: :func:`augment_faces` as a TensorFlow op on a batch (N, 48, 48, 1).
 
     Each call draws from a NumPy generator seeded by ``batch_seed`` (``seed`` when None);
@@ -58,7 +86,9 @@ def make_augmenter(strength: float = 1.0, seed: int = 0):
     import tensorflow as tf
 
     def run(x, batch_seed):
-        return augment_faces(x[..., 0], strength, np.random.default_rng(int(batch_seed) % 2**63))[..., None]
+        rng = np.random.default_rng(int(batch_seed) % 2**63)
+        faces = photo_faces(x[..., 0], photo, rng) if photo > 0 else x[..., 0]
+        return augment_faces(faces, strength, rng)[..., None]
 
     def augment(x, batch_seed=None):
         batch_seed = tf.constant(seed, tf.int64) if batch_seed is None else batch_seed
@@ -123,11 +153,12 @@ def mixup(x, y, alpha: float):
     return x, y
 
 
-def augment_dataset(ds, strength: float, seed: int, erase: float = 0.0, mixup_alpha: float = 0.0):
-    """The batched training dataset ``ds`` of (x, one-hot y), augmented: warp, then erasing, then mixup."""
+def augment_dataset(ds, strength: float, seed: int, erase: float = 0.0, mixup_alpha: float = 0.0, photo: float = 0.0):
+    """The batched training dataset ``ds`` of (x, one-hot y), augmented: photo-like changes (``photo`` > 0), warp,
+    then erasing, then mixup."""
     import tensorflow as tf
 
-    augmenter = make_augmenter(strength, seed)
+    augmenter = make_augmenter(strength, seed, photo)
     # one seed per batch from a seeded stream that differs every epoch, zipped in before the parallel map:
     # a random op inside the map would either restart every epoch (seeded op) or hand its draws to
     # whichever batch runs first (a shared generator), making runs unrepeatable

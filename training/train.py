@@ -48,7 +48,7 @@ log = logging.getLogger("training.train")
 #: Settings that define a run; --resume reuses the stored ones.
 RUN_SETTINGS = ["epochs", "head_epochs", "img_size", "alpha", "weights", "batch_size", "seed", "lr", "head_lr",
                 "min_lr_ratio", "label_smoothing", "class_weight", "augment", "erase", "mixup", "val_fraction",
-                "patience", "dropout", "bn_momentum", "init_from", "ferplus", "ferplus_lam"]
+                "patience", "dropout", "bn_momentum", "init_from", "ferplus", "ferplus_lam", "photo"]
 
 #: {option: (test, what it allows)} for every numeric option, checked before any data is read
 _RANGES = {
@@ -64,6 +64,7 @@ _RANGES = {
     "augment": (lambda v: v >= 0, "0 (flips only) or more"),
     "erase": (lambda v: 0 <= v <= 1, "a probability per face, in [0, 1]"),
     "mixup": (lambda v: v >= 0, "0 (off) or a positive Beta parameter"),
+    "photo": (lambda v: 0 <= v <= 1, "a probability per face, in [0, 1]"),
     "val-fraction": (lambda v: 0 < v < 1, "in (0, 1)"),
     "patience": (lambda v: v >= 1, "at least 1"),
     "dropout": (lambda v: 0 <= v < 1, "in [0, 1)"),
@@ -92,6 +93,8 @@ def parse_args(argv=None):
     p.add_argument("--augment", type=float, default=0.5, help="augmentation strength (0 = flips only)")
     p.add_argument("--erase", type=float, default=0.0, help="random-erasing probability per training image (0 = off)")
     p.add_argument("--mixup", type=float, default=0.0, help="mixup Beta(alpha, alpha) parameter (0 = off; 0.2 is typical)")
+    p.add_argument("--photo", type=float, default=0.0,
+                   help="probability per training face of a photo-like change: sharpening, blur, rescaling or JPEG (0 = off)")
     p.add_argument("--init-from", default=None,
                    help="start from a trained model's weights (a model directory or .keras file of the same "
                         "alpha; any input size) instead of --weights; usually with --head-epochs 0")
@@ -224,7 +227,7 @@ def load_data(run: RunDir, args, settings: dict, state: dict) -> Data:
                if settings.get("ferplus") else {}),
         })
     augment = functools.partial(augment_dataset, strength=settings["augment"], seed=stream_seed,
-                                erase=settings["erase"], mixup_alpha=settings["mixup"])
+                                erase=settings["erase"], mixup_alpha=settings["mixup"], photo=settings.get("photo", 0.0))
     weights = class_weights(train_split.y, settings["class_weight"])
     if not settings.get("ferplus"):
         return Data(train=make_dataset(train_split, settings["batch_size"], True, stream_seed, augment),
