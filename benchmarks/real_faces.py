@@ -174,8 +174,10 @@ def main(argv=None) -> int:
         chosen, why = choose({k: v for k, v in results.items() if "val_mean" in v})
         print(f"\nplan v20's rule chooses: {chosen} ({why})")
         print_confusion(chosen, results[chosen])
-    if args.json:
-        Path(args.json).write_text(json.dumps({"priors": priors, "results": results}, indent=1))
+    if args.json:  # models/real_faces.json is what the Model page and the card show
+        counts = {e: int((y == INDEX[e]).sum()) for e in EMOTIONS}
+        Path(args.json).write_text(json.dumps({"set": folder.name, "photos": len(rows), "per_emotion": counts,
+                                               "app": app, "priors": priors, "results": results}, indent=1) + "\n")
     return 0
 
 

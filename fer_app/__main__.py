@@ -34,8 +34,9 @@ def _parser() -> argparse.ArgumentParser:
                     help="classify each face once (default: average over 10 shifted/mirrored views, as the app "
                          "and the reported test figures do)")
     pr.add_argument("--model", default=None, help="model directory (default: the shipped models/)")
-    pr.add_argument("--head", default=None, help="which head's probabilities a two-head model reports: crowd "
-                    "(FER+'s ten annotators) or fer2013 (default: the model's app head, as in the app)")
+    pr.add_argument("--head", default=None, help="which answer a two-head model reports: balanced (the "
+                    "app's: the crowd head with every emotion equally likely), crowd (FER+'s ten annotators, as trained) "
+                    "or fer2013 (default: the model's app head, as in the app)")
     cli_explain.add_arguments(pr)
     from fer_app import cli_video
 

@@ -37,6 +37,9 @@ def default_model_dir() -> Path:
 HEAD_MEANING = {
     "crowd": "how ten people would label this face (trained on FER+'s ten annotators per face)",
     "fer2013": "learned from FER-2013's labels (one annotator's guess per training face)",
+    "balanced": ("the crowd head with every emotion weighted as equally likely: its probabilities divided by how often "
+                 "it expects each emotion on FER+'s faces (a third of them neutral), so clear expressions on real "
+                 "photographs are not pulled towards neutral"),
 }
 
 

@@ -57,6 +57,7 @@ def main(argv=None) -> int:
     p.add_argument("--prior-power", type=float, default=1.0)
     p.add_argument("--name", default="answer", help="the answer's name among the heads")
     p.add_argument("--cache-dir", default=None)
+    p.add_argument("--verbose", action="store_true", help="accepted for the recipe's steps; LiteRT needs no TensorFlow")
     args = p.parse_args(argv)
     try:
         clf = EmotionClassifier(args.model, backend="tflite")

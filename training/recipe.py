@@ -16,7 +16,9 @@ every training stage with one affine warp per face (``training.augment``). The s
 by these commands run one by one, as ``m24v2``, ``s24v2``, ``soup24v2`` (its name in docs/research/); runs of
 this command before 2026-12-06 named their folders ``m96``, ``s96``, ``soup96``;
 
-then TFLite export with its agreement check and the test-split report of the final model. Rerunning the
+then TFLite export with its agreement check, for a two-head model the app's answer (``training.answer``: the
+crowd head divided by the prior it learned, fitted on validation; ``docs/real_faces.md``), and the test-split
+report of the final model. Rerunning the
 command after a kill continues where it stopped (finished steps are skipped, a cut run resumes).
 
 Every step runs in a fresh process, so no stage's memory carries into the next, and the recipe measures
@@ -81,6 +83,14 @@ def stage_args(name: str, args) -> list[str]:
     if args.ferplus:
         argv += ["--ferplus", args.ferplus]
     return argv + common_args(args) + [a.format(**values) for a in template]
+
+
+#: the app's answer of a two-head model (plan v20, docs/real_faces.md): the crowd head divided by its learned prior
+ANSWER = ["--weights", "crowd=1", "--prior-power", "1", "--name", "balanced"]
+
+
+def answer_args(model: str, args) -> list[str]:
+    return ["--model", model, "--data", args.data] + common_args(args) + ANSWER
 
 
 #: one JSON object per line: a step's start and end in every session that worked on the recipe's folder
@@ -206,6 +216,10 @@ def _run(args, out: Path) -> int:
     code = run_step("export", "training.export", ["--model", shipped] + data, out)
     if code:
         return code
+    if args.ferplus:
+        code = run_step("answer", "training.answer", answer_args(shipped, args), out)
+        if code:
+            return code
     return run_step("evaluate", "training.evaluate", ["--model", shipped, "--tta", "--out", shipped] + data, out)
 
 
