@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import functools
 import json
+import logging
 import os
 import threading
 import time
@@ -24,6 +25,8 @@ from collections import deque
 from collections.abc import Callable, Mapping
 
 import numpy as np
+
+log = logging.getLogger("fer_app.webcam")
 
 
 def _lookup(name: str, secrets: Mapping | None):
@@ -174,7 +177,8 @@ def timeline_csv(records: list[dict]) -> str:
 def make_frame_callback(analyzer, channel: LiveResults) -> Callable:
     """streamlit-webrtc ``video_frame_callback``: av.VideoFrame in -> annotated av.VideoFrame out.
 
-    Never touches Streamlit; results leave through ``channel``. A failing frame is passed through.
+    Never touches Streamlit; results leave through ``channel``. A failing frame is passed through, so the stream
+    goes on; the first failure is logged with its traceback, later ones are counted (``callback.failures``).
     """
 
     def callback(frame):
@@ -184,6 +188,10 @@ def make_frame_callback(analyzer, channel: LiveResults) -> Callable:
         try:
             annotated, result = analyzer.annotate_frame(np.ascontiguousarray(rgb))
         except Exception:  # keep the stream alive whatever happens to one frame
+            callback.failures += 1
+            if callback.failures == 1:
+                log.exception("a webcam frame (%dx%d) could not be analysed; it is shown as it came, and later "
+                              "failures of this stream are counted, not logged", rgb.shape[1], rgb.shape[0])
             return frame
         channel.publish(result.faces, result.timings)
         out = av.VideoFrame.from_ndarray(annotated, format="rgb24")
@@ -191,4 +199,5 @@ def make_frame_callback(analyzer, channel: LiveResults) -> Callable:
             out.pts, out.time_base = frame.pts, frame.time_base
         return out
 
+    callback.failures = 0
     return callback

@@ -127,3 +127,39 @@ def tree_digest(root: Path) -> dict[str, tuple[int, str]]:
 needs_shared_fer = pytest.mark.skipif(not SHARED_FER.is_dir(), reason="../shared/fer2013 not present")
 needs_photos = pytest.mark.skipif(not SHARED_PHOTOS.is_dir(), reason="../shared/photos not present")
 needs_shipped_model = pytest.mark.skipif(not (MODELS / "config.json").is_file(), reason="no shipped model")
+
+#: fixtures that train or load a Keras model: a test using one needs TensorFlow (marker ``tensorflow``)
+TENSORFLOW_FIXTURES = {"tiny_model", "tiny_restart", "two_head_model"}
+
+
+def require_browser() -> str:
+    """Debian's Chromium and Playwright, or skip the calling test or module; with ``FER_REQUIRE_BROWSER=1`` (CI) a
+    missing browser fails instead. The one browser gate of the suite: every browser test goes through it."""
+    from benchmarks.browser import CHROMIUM
+
+    missing = ("Debian's chromium is not installed (apt-get install chromium)" if not Path(CHROMIUM).exists() else
+               None)
+    if missing is None:
+        try:
+            import playwright.sync_api  # noqa: F401
+        except ImportError:
+            missing = "Playwright is not installed (pip install -r requirements-dev.txt)"
+    if missing and os.environ.get("FER_REQUIRE_BROWSER") == "1":
+        pytest.fail(f"FER_REQUIRE_BROWSER=1 but {missing}", pytrace=False)
+    if missing:
+        pytest.skip(missing, allow_module_level=True)
+    return CHROMIUM
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config, items):
+    """Markers from what a test needs: ``browser`` tests are also ``slow`` (the quick subset starts no server and
+    no browser); tests using a TensorFlow fixture get ``tensorflow``; tests skipped without ../shared get
+    ``shared``."""
+    for item in items:
+        if item.get_closest_marker("browser") and not item.get_closest_marker("slow"):
+            item.add_marker(pytest.mark.slow)
+        if TENSORFLOW_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.tensorflow)
+        if any("../shared" in str(m.kwargs.get("reason", "")) for m in item.iter_markers("skipif")):
+            item.add_marker(pytest.mark.shared)

@@ -8,7 +8,6 @@ missing browser is a failure.
 
 from __future__ import annotations
 
-import os
 import re
 import time
 import warnings
@@ -19,15 +18,12 @@ import pytest
 
 from benchmarks.browser import (BASE_FLAGS, CHROMIUM, WEBRTC_FRAME, camera_flags, go_to_page, start_server,
                                 stop_server, write_face_y4m)
-from conftest import needs_shipped_model
+from conftest import needs_shipped_model, require_browser
 
-if not Path(CHROMIUM).exists():
-    if os.environ.get("FER_REQUIRE_BROWSER") == "1":
-        raise RuntimeError("FER_REQUIRE_BROWSER=1 but Debian's chromium is not installed")
-    pytest.skip("chromium not installed (apt-get install chromium)", allow_module_level=True)
+require_browser()
 playwright_api = pytest.importorskip("playwright.sync_api")
 skdata = pytest.importorskip("skimage.data")
-pytestmark = [needs_shipped_model, pytest.mark.slow]
+pytestmark = [needs_shipped_model, pytest.mark.browser]
 INTERNALS = ("Error:", "0x", "<_io", "Traceback", "UnidentifiedImage")
 
 

@@ -128,9 +128,11 @@ def test_mtcnn_counts_faces_on_real_photographs(photo_detections):
 
 @needs_photos
 @pytest.mark.slow
-def test_photo_detector_finds_as_many_faces_as_the_tensorflow_mtcnn_and_half_faces_at_the_border(photo_detections):
-    """The bar the TensorFlow MTCNN set on the shared photos (119 of 120 faces, none on no-face scenes), and
-    faces cut through the middle by the image border in the group photos (benchmarks/detectors.py)."""
+def test_photo_detector_finds_119_of_120_faces_none_on_empty_scenes_and_half_faces_at_the_border(photo_detections):
+    """At least 119 of the 120 counted faces of the shared photos and none on the no-face scenes: a fixed bar, the
+    figure the TensorFlow ``mtcnn`` package reached when the app used it (docs/detectors.md; that package is not
+    installed here, so the test compares with the recorded figure, not with it); and faces cut through the middle
+    by the image border in the group photos (benchmarks/detectors.py)."""
     from benchmarks.detectors import _clip, cut_cases, reference_faces
     from fer_app.faces import iou
 

@@ -57,6 +57,16 @@ def test_concurrent_calls_give_the_same_answers_as_serial_ones(clf):
         np.testing.assert_allclose(a, b, atol=1e-5)
 
 
+def test_every_call_into_the_interpreter_holds_the_lock(clf, monkeypatch):
+    """What makes the concurrent test above pass by design rather than by luck: LiteRT's interpreter keeps its
+    tensors between set_tensor and invoke, so two threads in it at once could swap their inputs."""
+    real, held = clf._raw_tflite, []
+    monkeypatch.setattr(clf, "_raw_tflite", lambda x: (held.append(clf._lock.locked()), real(x))[1])
+    clf.predict(faces(3))
+    clf.with_head("fer2013").predict(faces(2), tta=True)  # a head's view shares the interpreter and its lock
+    assert held and all(held)
+
+
 def test_tflite_and_keras_backends_agree():
     from fer_app.model import EmotionClassifier
 
@@ -144,11 +154,14 @@ def test_tta_views_are_the_documented_shifts_and_mirrors():
 
 
 def test_tta_prediction_is_the_calibrated_mean_over_the_views(clf):
+    """For each head of the network (the app's combined answer is made of them: tests/test_real_faces.py)."""
     from fer_app.calibration import apply_temperature
     from fer_app.preprocess import prepare_batch, tta_views
 
     x = prepare_batch(faces(3))
-    per_view = clf.predict_raw(tta_views(x)).reshape(-1, 3, 7)
-    expected = apply_temperature(per_view.mean(axis=0), clf.temperature_tta)
-    np.testing.assert_allclose(clf.predict_prepared(x, tta=True), expected, atol=1e-6)
+    for head in clf.network_heads:
+        one = clf.with_head(head)
+        per_view = one.predict_raw(tta_views(x)).reshape(-1, 3, 7)
+        expected = apply_temperature(per_view.mean(axis=0), one.temperature_tta)
+        np.testing.assert_allclose(one.predict_prepared(x, tta=True), expected, atol=1e-6)
     assert not np.allclose(per_view[0], per_view[1], atol=1e-4)  # the views really differ

@@ -3,20 +3,15 @@ server; no errors anywhere, each session sees only its own results."""
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
 
 import pytest
 
-from benchmarks.browser import CHROMIUM, start_server, stop_server
-from conftest import needs_shipped_model
+from benchmarks.browser import start_server, stop_server
+from conftest import needs_shipped_model, require_browser
 
-if not Path(CHROMIUM).exists():
-    if os.environ.get("FER_REQUIRE_BROWSER") == "1":
-        raise RuntimeError("FER_REQUIRE_BROWSER=1 but Debian's chromium is not installed")
-    pytest.skip("chromium not installed (apt-get install chromium)", allow_module_level=True)
+require_browser()
 pytest.importorskip("playwright.sync_api")
-pytestmark = [needs_shipped_model, pytest.mark.slow]
+pytestmark = [needs_shipped_model, pytest.mark.browser]
 
 
 def test_two_sessions_at_once_see_only_their_own_results_without_errors(tmp_path):

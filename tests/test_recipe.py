@@ -200,7 +200,15 @@ def test_recipe_measures_each_step_in_its_own_process(tmp_path, monkeypatch):
     votes.write_text("")
     assert recipe.main(["--data", str(data), "--out", str(tmp_path / "r4"), "--ferplus", str(votes)]) == 0
     assert calls == [("first", "training.train"), ("restart", "training.train"), ("soup", "training.soup"),
-                     ("export", "training.export"), ("evaluate", "training.evaluate")]
+                     ("export", "training.export"), ("answer", "training.answer"), ("evaluate", "training.evaluate")]
+    import argparse
+
+    from training.answer import main as answer_main  # the answer step's arguments are training.answer's own
+
+    with pytest.raises(SystemExit) as parsed:
+        answer_main(recipe.answer_args(str(tmp_path / "r4" / "soup"), argparse.Namespace(data=str(data), cache_dir=None,
+                                                                                          verbose=True)) + ["--help"])
+    assert parsed.value.code == 0 and recipe.ANSWER[recipe.ANSWER.index("--name") + 1] == "balanced"
     calls.clear()
     monkeypatch.setattr(recipe, "run_step", lambda *a: fake_step(*a, fail="restart"))
     assert recipe.main(["--data", str(data), "--out", str(tmp_path / "r3")]) == 1

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import threading
+from collections import deque
 
 import cv2
 import numpy as np
@@ -96,9 +98,27 @@ def test_frame_callback_returns_annotated_frames_and_publishes_results():
     assert arr.shape == frame.shape and not np.array_equal(arr, frame)
     snap = live.snapshot()
     assert snap["main"] is not None and len(live.timeline()) == 1
-    # a broken frame passes through untouched and the stream goes on
-    bad = av.VideoFrame.from_ndarray(np.zeros((2, 2, 3), np.uint8), format="rgb24")
-    assert cb(bad).width == 2
+    # a tiny frame is analysed (no face) and comes back as it is
+    assert cb(av.VideoFrame.from_ndarray(np.zeros((2, 2, 3), np.uint8), format="rgb24")).width == 2
+
+
+def test_a_failing_frame_passes_through_and_is_logged_once(caplog):
+    import av
+
+    from fer_app.webcam import LiveResults, make_frame_callback
+
+    class Failing:
+        def annotate_frame(self, rgb):
+            raise RuntimeError("the detector broke")
+
+    live = LiveResults()
+    cb = make_frame_callback(Failing(), live)
+    frame = av.VideoFrame.from_ndarray(np.full((48, 64, 3), 7, np.uint8), format="rgb24")
+    with caplog.at_level(logging.ERROR, logger="fer_app.webcam"):
+        outs = [cb(frame) for _ in range(3)]
+    assert all(out is frame for out in outs) and live.snapshot() is None  # shown as it came, nothing published
+    assert cb.failures == 3 and len(caplog.records) == 1 and caplog.records[0].exc_info is not None
+    assert "could not be analysed" in caplog.records[0].getMessage()
 
 
 def test_live_results_are_thread_safe():
@@ -120,6 +140,17 @@ def test_live_results_are_thread_safe():
     for t in threads:
         t.join()
     assert live.frames == 2000 and len(live.timeline()) == 2000
+    # by design, not by the GIL's luck: publishing touches the shared deques only while holding the lock
+    held = []
+
+    class Spy(deque):
+        def append(self, item):
+            held.append(live._lock.locked())
+            super().append(item)
+
+    live._timeline, live._frame_times = Spy(maxlen=10), Spy(maxlen=10)
+    live.publish([face], {})
+    assert held == [True, True]
 
 
 def test_the_live_timeline_keeps_the_last_minute_and_the_summary_everything(monkeypatch):

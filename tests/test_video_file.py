@@ -18,7 +18,7 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
-from conftest import ROOT, needs_shipped_model, run_cli
+from conftest import ROOT, needs_shipped_model, require_browser, run_cli
 
 pytestmark = needs_shipped_model
 av = pytest.importorskip("av")
@@ -487,59 +487,24 @@ def test_video_page_upload_results_survive_a_page_switch_and_bad_clips_warn():
 
 @pytest.fixture(scope="module")
 def streamlit_server(tmp_path_factory):
-    """`streamlit run` on a free localhost port, its output in a file (an unread pipe would block it)."""
-    import os
-    import socket
-    import time
-    import urllib.request
+    """`streamlit run` on a free localhost port (benchmarks.browser), its output in a file."""
+    from benchmarks.browser import start_server, stop_server
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    log_path = tmp_path_factory.mktemp("streamlit") / "server.log"
-    with open(log_path, "w") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(ROOT / "streamlit_app.py"),
-                                 "--server.port", str(port), "--server.address", "127.0.0.1"], cwd=ROOT,
-                                env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"), stdout=log, stderr=subprocess.STDOUT)
-        try:
-            url, deadline = f"http://127.0.0.1:{port}", time.time() + 120
-            while time.time() < deadline:
-                try:
-                    if urllib.request.urlopen(url + "/_stcore/health", timeout=2).read() == b"ok":
-                        break
-                except OSError:
-                    time.sleep(0.5)
-            else:
-                pytest.fail("streamlit did not start: " + log_path.read_text()[-3000:])
-            yield url
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-
-
-def chromium_or_skip() -> str:
-    import os
-    import shutil
-
-    chromium = shutil.which("chromium") or "/usr/bin/chromium"
-    if not os.path.exists(chromium):
-        pytest.skip("chromium not installed (apt-get install chromium)")
-    pytest.importorskip("playwright.sync_api")
-    return chromium
+    proc, url = start_server(tmp_path_factory.mktemp("streamlit") / "server.log")
+    try:
+        yield url
+    finally:
+        stop_server(proc)
 
 
 CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
                   "--disable-dev-shm-usage", "--autoplay-policy=no-user-gesture-required"]
 
 
-@pytest.mark.slow
 @contextlib.contextmanager
 def video_page_given(clip, server: str):
     """The Video page in Chromium, ``clip`` just uploaded."""
-    chromium = chromium_or_skip()
+    chromium = require_browser()
     from playwright import sync_api
 
     with sync_api.sync_playwright() as p:
@@ -552,6 +517,7 @@ def video_page_given(clip, server: str):
         browser.close()
 
 
+@pytest.mark.browser
 def test_video_page_in_chromium_plays_the_annotated_video(streamlit_server, tmp_path):
     clip = tmp_path / "crossing.mp4"
     clip.write_bytes(encode(crossing(60)))
@@ -572,7 +538,7 @@ def test_video_page_in_chromium_plays_the_annotated_video(streamlit_server, tmp_
     assert (state["w"], state["h"]) == (640, 480) and state["t"] > 0 and abs(state["d"] - 2.0) < 0.1, state
 
 
-@pytest.mark.slow
+@pytest.mark.browser
 def test_video_page_in_chromium_shows_time_left_and_cancel_stops(streamlit_server, tmp_path):
     clip = tmp_path / "long.mp4"
     clip.write_bytes(encode([f for f in leave_and_return(120) for _ in range(5)]))  # 20 s
