@@ -20,6 +20,7 @@ from fer_app import preprocess
 from fer_app.calibration import apply_temperature, expected_calibration_error, fit_temperature
 from fer_app.model import EmotionClassifier, ModelLoadError
 from training.data import DatasetError, Split, load_model_split
+from training.ferplus import resolve_votes
 from training.memory import peak_rss_mb
 from training.quiet import quiet_tensorflow
 from training.run_dir import RunDir
@@ -43,7 +44,8 @@ def calibrate(run: RunDir, val: Split) -> dict:
         "val_ece_tta_calibrated": expected_calibration_error(apply_temperature(tta, t_tta), val.y),
     }
     if "crowd" in clf.heads:
-        result["heads"] = calibrate_crowd_head(clf.with_head("crowd"), val, run.read_config()["heads"], run.settings()["ferplus"])
+        result["heads"] = calibrate_crowd_head(clf.with_head("crowd"), val, run.read_config()["heads"],
+                                               resolve_votes(run.settings()["ferplus"]))
     run.update_config(**result)
     return result
 

@@ -87,6 +87,11 @@ def both_truths(clf: EmotionClassifier, split, votes_path, tta: bool) -> tuple[d
     from training.ferplus import crowd_labels, read_votes
 
     majority = crowd_labels(split, read_votes(votes_path)).majority()
+    if not (majority >= 0).any():
+        m["ferplus_missing"] = (f"none of these {len(split):,} faces has FER+ votes in {Path(votes_path).name} (votes are "
+                                "matched by the Kaggle file name or the fer2013.csv row), so only FER-2013's labels "
+                                "judge the model")
+        return m, probs
     crowd_probs = heads.get("crowd", probs)
     m["ferplus"] = crowd_truth("crowd" if "crowd" in heads else "fer2013", majority, split.y, crowd_probs)
     if "crowd" in heads:
@@ -168,6 +173,21 @@ def ferplus_report(m: dict) -> str:
     return "\n".join(lines)
 
 
+def choose_votes(given: str | None, settings: dict) -> Path | None:
+    """The FER+ votes for the second truth: ``--ferplus`` (``none``: no second truth; a missing file is an error),
+    else the file the model was trained with where it exists, else the votes shipped for the Kaggle folders."""
+    from training.ferplus import SHIPPED_VOTES, resolve_votes
+
+    if given:
+        if given.lower() == "none":
+            return None
+        if not Path(given).is_file():
+            raise VotesError(f"{given}: no such votes file (give --ferplus PATH to ferplus_votes.csv, or none)")
+        return Path(given)
+    recorded = resolve_votes(settings.get("ferplus"))
+    return recorded if recorded is not None and recorded.is_file() else SHIPPED_VOTES
+
+
 def _shown_path(path: Path) -> str:
     """``path`` relative to the working folder when inside it: a report names no folder of the machine it ran on."""
     try:
@@ -188,7 +208,8 @@ def main(argv=None) -> int:
     p.add_argument("--val-fraction", type=float, default=None, help="default: the model's own setting")
     p.add_argument("--seed", type=int, default=None, help="default: the model's own setting")
     p.add_argument("--ferplus", default=None,
-                   help="FER+ votes (ferplus_votes.csv) for the second truth; default: the file the model was trained with, if any")
+                   help="FER+ votes (ferplus_votes.csv[.gz]) for the second truth, or none; default: the file the model "
+                        "was trained with where it exists, else the votes shipped for the Kaggle folders")
     p.add_argument("--cache-dir", default=None)
     p.add_argument("--verbose", action="store_true", help="show TensorFlow's start-up notices")
     args = p.parse_args(argv)
@@ -205,14 +226,14 @@ def main(argv=None) -> int:
         overrides = {"val_fraction": args.val_fraction, "seed": args.seed}
         settings = {**clf.config.get("settings", {}), **{k: v for k, v in overrides.items() if v is not None}}
         split = load_model_split(args.data, args.split, settings, args.cache_dir)
-        votes = args.ferplus or settings.get("ferplus")
-        if votes and not Path(votes).is_file():
-            raise VotesError(f"{votes}: no such votes file (give --ferplus PATH to ferplus_votes.csv)")
+        votes = choose_votes(args.ferplus, settings)
         t0 = time.time()
         m, probs = both_truths(clf, split, votes, args.tta)
     except (DatasetError, ModelLoadError, VotesError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    if "ferplus_missing" in m:
+        print(f"note: {m['ferplus_missing']}", file=sys.stderr)
     m.update(split=args.split, model=_shown_path(clf.path), backend=clf.backend,
              data_fingerprint=split.fingerprint(), seconds=round(time.time() - t0, 2))
     if args.out and args.split == "test":  # the report also holds both truths on validation, for comparison

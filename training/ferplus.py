@@ -18,6 +18,7 @@ What the seven classes take from the ten columns:
 from __future__ import annotations
 
 import csv
+import gzip
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,6 +31,25 @@ VOTE_COLUMNS = ("neutral", "happiness", "surprise", "sadness", "anger", "disgust
 #: for each of our EMOTIONS (angry, disgust, fear, happy, neutral, sad, surprise): its FER+ column
 OUR_COLUMNS = ("anger", "disgust", "fear", "happiness", "neutral", "sadness", "surprise")
 _PICK = [VOTE_COLUMNS.index(c) for c in OUR_COLUMNS]
+#: The votes of the Kaggle folders' train and PublicTest files, shipped with the project (MIT, Microsoft's FER+;
+#: ``training/FERPLUS_VOTES.md``): the recipe's and ``training.evaluate``'s default.
+SHIPPED_VOTES = Path(__file__).resolve().with_name("ferplus_votes.csv.gz")
+
+
+def recorded_votes(path) -> str:
+    """What a run's config records for the votes file ``path``: the shipped file by its name alone, so no config
+    names a folder of the machine that trained it; another file by the path given."""
+    path = Path(path)
+    return SHIPPED_VOTES.name if path.is_file() and path.resolve() == SHIPPED_VOTES else str(path)
+
+
+def resolve_votes(recorded) -> Path | None:
+    """The votes file a config's ``settings.ferplus`` means (None: the model was trained without votes)."""
+    if not recorded:
+        return None
+    if recorded == SHIPPED_VOTES.name and not Path(recorded).is_file():
+        return SHIPPED_VOTES
+    return Path(recorded)
 
 
 class VotesError(Exception):
@@ -66,15 +86,20 @@ def read_votes(path) -> dict[str, np.ndarray]:
     if not path.is_file():
         raise VotesError(f"{path}: no such votes file (FER+ votes: ferplus_votes.csv)")
     votes: dict[str, np.ndarray] = {}
-    with open(path, newline="") as fh:
-        reader = csv.reader(fh)
-        header = next(reader, [])
-        if tuple(h.strip() for h in header[2:]) != VOTE_COLUMNS:
-            raise VotesError(f"{path}: not a FER+ votes file (expected image,ferplus_name,{','.join(VOTE_COLUMNS)})")
-        for row in reader:
-            v = np.array([float(x) for x in row[2:12]], np.float32)
-            votes[row[0]] = v
-            votes[row[1]] = v
+    opener = gzip.open if path.suffix == ".gz" else open
+    expected = f"image,ferplus_name,{','.join(VOTE_COLUMNS)}"
+    try:
+        with opener(path, "rt", newline="") as fh:
+            reader = csv.reader(fh)
+            header = next(reader, [])
+            if tuple(h.strip() for h in header[2:]) != VOTE_COLUMNS:
+                raise VotesError(f"{path}: not a FER+ votes file (expected {expected})")
+            for row in reader:
+                v = np.array([float(x) for x in row[2:12]], np.float32)
+                votes[row[0]] = v
+                votes[row[1]] = v
+    except (OSError, UnicodeDecodeError, ValueError, IndexError):
+        raise VotesError(f"{path}: not a readable FER+ votes file (expected CSV rows {expected})") from None
     return votes
 
 

@@ -9,8 +9,9 @@ Two training runs and a weight average, each an ordinary, resumable step under `
 3. ``soup`` (shipped): the mean of ``first``'s and ``restart``'s weights with BatchNorm statistics
    re-estimated on clean training faces (``training.soup``, about 3 minutes; ``docs/research/experiments.md``);
 
-with ``--ferplus ferplus_votes.csv`` both training stages train a second head on FER+'s ten annotators' votes
-beside FER-2013's (``training.ferplus``, ``training.two_heads``; the soup averages both heads);
+both training stages train a second head on FER+'s ten annotators' votes beside FER-2013's (``training.ferplus``,
+``training.two_heads``; the soup averages both heads), from the votes shipped for the Kaggle folders or
+``--ferplus FILE`` (``--ferplus none``: one head);
 
 every training stage with one affine warp per face (``training.augment``). The shipped model was trained
 by these commands run one by one, as ``m24v2``, ``s24v2``, ``soup24v2`` (its name in docs/research/); runs of
@@ -40,6 +41,7 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
+from training.ferplus import SHIPPED_VOTES
 from training.run_dir import RunDir
 from training.train import outside_range
 
@@ -173,8 +175,9 @@ def main(argv=None) -> int:
                    help=f"fine-tuning epochs of the first stage first (default {FIRST_EPOCHS}, the shipped model's)")
     p.add_argument("--first-lr", type=float, default=FIRST_LR,
                    help=f"peak learning rate of the first stage first (default {FIRST_LR}, the shipped model's)")
-    p.add_argument("--ferplus", default=None,
-                   help="FER+ crowd votes (ferplus_votes.csv): every stage also trains the crowd head (default: off)")
+    p.add_argument("--ferplus", default=str(SHIPPED_VOTES),
+                   help="FER+ crowd votes (ferplus_votes.csv[.gz]): every stage also trains the crowd head; default: the "
+                        "votes shipped for the Kaggle folders (training/ferplus_votes.csv.gz); none: one head only")
     p.add_argument("--cache-dir", default=None)
     p.add_argument("--verbose", action="store_true", help="show TensorFlow's start-up notices in every step")
     args = p.parse_args(argv)
@@ -186,6 +189,8 @@ def main(argv=None) -> int:
     # checked before anything is written under --out (a stage would only fail after creating the ledger)
     if not Path(args.data).exists():
         p.error(f"--data {args.data}: no such file or folder")
+    if args.ferplus.lower() == "none":
+        args.ferplus = None
     if args.ferplus and not Path(args.ferplus).is_file():
         p.error(f"--ferplus {args.ferplus}: no such votes file (FER+ votes: ferplus_votes.csv)")
     if args.weights not in ("imagenet", "none") and not Path(args.weights).is_file():

@@ -37,7 +37,7 @@ from fer_app.model import ModelLoadError
 from training.augment import AUGMENTATION, augment_dataset
 from training.calibrate import calibrate_in_subprocess
 from training.data import DatasetError, class_weights, load_model_splits, make_dataset
-from training.ferplus import VotesError
+from training.ferplus import VotesError, recorded_votes, resolve_votes
 from training.memory import peak_rss_mb
 from training.model import HEAD_COLUMNS
 from training.quiet import quiet_tensorflow
@@ -118,6 +118,8 @@ def parse_args(argv=None):
             p.error(f"--{option} must be {allowed}, got {value}")
     if args.ferplus and not Path(args.ferplus).is_file():
         p.error(f"--ferplus {args.ferplus}: no such votes file (FER+ votes: ferplus_votes.csv)")
+    if args.ferplus:
+        args.ferplus = recorded_votes(args.ferplus)
     if args.epochs + args.head_epochs < 1:
         p.error("--epochs and --head-epochs are both 0: nothing would be trained")
     return args
@@ -218,7 +220,8 @@ def load_data(run: RunDir, args, settings: dict, state: dict) -> Data:
             "settings": settings, "labels": list(EMOTIONS), "preprocessing": preprocess.DESCRIPTION,
             "face_size": preprocess.FACE_SIZE, "img_size": settings["img_size"], "alpha": settings["alpha"],
             "backbone": "MobileNetV2",
-            "data": {"source": str(args.data), "train_fingerprint": train_split.fingerprint(),
+            # the dataset folder's name only: no config names a folder of the machine that trained it
+            "data": {"source": Path(args.data).name, "train_fingerprint": train_split.fingerprint(),
                      "val_fingerprint": val_split.fingerprint(), "train_counts": train_split.class_counts(),
                      "val_counts": val_split.class_counts(), "skipped_files": len(train_split.skipped)},
             "command": "python -m training.train " + " ".join(sys.argv[1:]),
@@ -241,7 +244,7 @@ def crowd_targets(settings: dict, *splits) -> list:
     """The crowd head's targets of each split (``training.ferplus``), with how many faces have crowd votes."""
     from training.ferplus import crowd_labels, mixed_targets, read_votes
 
-    votes = read_votes(settings["ferplus"])
+    votes = read_votes(resolve_votes(settings["ferplus"]))
     targets = []
     for split in splits:
         crowd = crowd_labels(split, votes)
