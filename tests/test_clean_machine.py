@@ -7,7 +7,6 @@ import gzip
 import json
 import re
 
-import pytest
 
 from conftest import MODELS, SHARED_FER, needs_shared_fer, needs_shipped_model, run_cli
 from training.ferplus import SHIPPED_VOTES, read_votes, recorded_votes, resolve_votes
