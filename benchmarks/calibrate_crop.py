@@ -69,7 +69,7 @@ def main() -> None:
         for sc in scales:
             for sh in shifts:
                 crops = [crop_face(c, b, scale=sc, shift=sh, level=False) for _, c, _, b in found]
-                pred = clf.predict(crops).argmax(1)
+                pred = clf.predict_proba(crops).argmax(1)
                 grid[f"{sc:.2f},{sh:+.2f}"] = float((pred == val.y[[i for i, *_ in found]]).mean())
         best_key = max(grid, key=grid.get)
         report["detectors"][name] = {

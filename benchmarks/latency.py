@@ -97,9 +97,9 @@ def photo_rows(label: str, detectors: dict, clf, runs: int) -> list[str]:
 
             def end_to_end(f=frame, detect=detect):
                 found = detect(f)
-                return faces_from_probs(found, clf.predict([crop_face(f, d) for d in found], tta=True))
+                return faces_from_probs(found, clf.predict_proba([crop_face(f, d) for d in found], tta=True))
 
-            t_cls = timed(lambda: clf.predict(crops, tta=True), runs) if crops else [float("nan")]
+            t_cls = timed(lambda: clf.predict_proba(crops, tta=True), runs) if crops else [float("nan")]
             rows.append(f"| {label} | {name} | {n} | {len(dets)} | {stats(timed(detect, runs, frame))} | "
                         f"{stats(t_cls)} | {stats(timed(end_to_end, runs))} |")
             print(rows[-1], flush=True)

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
+from fer_app.errors import FERError
+
 #: Hard cap on decoded pixels (width x height). Larger files are refused before decoding.
 MAX_PIXELS = 50_000_000
 #: The image types Pillow reads here, as people name them.
@@ -39,7 +41,7 @@ def too_large(label: str, w: int | None = None, h: int | None = None) -> str:
     return f"{label} is too large{size}; the limit is {limit_text()}, so shrink it and try again"
 
 
-class ImageLoadError(ValueError):
+class ImageLoadError(FERError, ValueError):
     """The input is not a readable image (missing, empty, truncated, not an image, or too large)."""
 
 

@@ -23,6 +23,7 @@ import numpy as np
 
 from fer_app import answers, preprocess
 from fer_app.calibration import apply_temperature
+from fer_app.errors import FERError
 from fer_app.labels import EMOTIONS
 
 #: The model shipped with the project (``FER_MODEL_DIR`` in the environment points elsewhere).
@@ -43,7 +44,7 @@ HEAD_MEANING = {
 }
 
 
-class ModelLoadError(RuntimeError):
+class ModelLoadError(FERError, RuntimeError):
     """The model files are missing, unreadable or do not match this code's labels/preprocessing."""
 
 
@@ -91,7 +92,7 @@ def _native_stderr_quiet():
 
 
 class EmotionClassifier:
-    """A loaded classifier. ``predict(faces)`` -> (N, 7) calibrated probabilities.
+    """A loaded classifier. ``predict_proba(faces)`` -> (N, 7) calibrated probabilities; ``predict(faces)`` -> names.
 
     ``backend``: 'tflite', 'keras' or 'auto' (TFLite when the file exists: it is faster here).
     Safe to share between threads: each call holds a lock around the interpreter/model.
@@ -105,6 +106,10 @@ class EmotionClassifier:
             if model_path.is_dir():
                 model_path = None
         config_path = self.model_dir / "config.json"
+        if not config_path.is_file() and self.model_dir == SHIPPED_MODEL_DIR and not SHIPPED_MODEL_DIR.is_dir():
+            raise ModelLoadError("the shipped model is not installed with the package (it lives in the repository's "
+                                 "models/ folder): install from a checkout with pip install -e ., or set FER_MODEL_DIR "
+                                 "to a model folder")
         if not config_path.is_file():
             raise ModelLoadError(f"no model config at {config_path}: train a model or restore models/")
         self.config = json.loads(config_path.read_text())
@@ -266,9 +271,14 @@ class EmotionClassifier:
             return apply_temperature(self.predict_raw_tta(faces_u8), self.temperature_tta)
         return apply_temperature(self.predict_raw(faces_u8), self.temperature)
 
-    def predict(self, faces, tta: bool = False) -> np.ndarray:
-        """Face crops (uint8 arrays of any size, gray/RGB/RGBA) -> (N, 7) calibrated probabilities."""
+    def predict_proba(self, faces, tta: bool = False) -> np.ndarray:
+        """Face crops (uint8 arrays of any size, gray/RGB/RGBA) -> (N, 7) calibrated probabilities, columns in
+        :data:`fer_app.labels.EMOTIONS` order (scikit-learn's verb)."""
         return self.predict_prepared(preprocess.prepare_batch(faces), tta=tta)
+
+    def predict(self, faces, tta: bool = False) -> list[str]:
+        """Face crops -> the most probable emotion of each, by name (scikit-learn's verb: labels, not probabilities)."""
+        return [EMOTIONS[i] for i in self.predict_proba(faces, tta=tta).argmax(axis=1)]
 
 
 _shared: dict[tuple, EmotionClassifier] = {}

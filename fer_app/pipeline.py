@@ -59,7 +59,7 @@ def classify_detections(rgb: np.ndarray, dets: list[Detection], classifier: Emot
         return []
     classifier = classifier or load_classifier()
     crops = [crop_face(rgb, d) for d in dets]
-    return faces_from_probs(dets, classifier.predict(crops, tta=tta))
+    return faces_from_probs(dets, classifier.predict_proba(crops, tta=tta))
 
 
 def detect(rgb: np.ndarray, detector: str = PHOTO_DETECTOR, min_face: int = 20) -> list[Detection]:
@@ -74,9 +74,10 @@ def analyze_array(rgb: np.ndarray, detector: str = PHOTO_DETECTOR, min_face: int
     return classify_detections(rgb, detect(rgb, detector, min_face), classifier, tta)
 
 
-def analyze(source, detector: str = PHOTO_DETECTOR, min_face: int = 20, tta: bool = False,
+def analyze(source, detector: str = PHOTO_DETECTOR, min_face: int = 20, tta: bool = True,
             classifier: EmotionClassifier | None = None) -> list[Face]:
-    """Any image input (path, bytes, file object, array) -> list of :class:`Face`.
+    """Any image input (path, bytes, file object, array) -> list of :class:`Face`, as the Photos page and
+    ``fer predict`` answer (10-view averaging unless ``tta=False``).
 
     Raises :class:`fer_app.io.ImageLoadError` for inputs that are not readable images.
     """

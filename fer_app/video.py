@@ -144,7 +144,7 @@ class VideoAnalyzer:
             faces: list[Face] = []
             if self.tracks:
                 crops = [crop_face(rgb, t.det) for t in self.tracks]
-                probs = self.classifier.predict(crops, tta=self.tta)
+                probs = self.classifier.predict_proba(crops, tta=self.tta)
                 for t, p in zip(self.tracks, probs):
                     t.probs = p if t.probs is None else self.smoothing * t.probs + (1 - self.smoothing) * p
                 faces = faces_from_probs([t.det for t in self.tracks], [t.probs for t in self.tracks])

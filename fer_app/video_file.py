@@ -19,6 +19,7 @@ import os
 import time
 from pathlib import Path
 
+from fer_app.errors import FERError
 from fer_app.video_report import VideoResult
 
 #: Limits, stated on the Video page and checked before any frame is decoded.
@@ -55,7 +56,7 @@ VIDEO_TYPES = ("mp4", "mov", "webm", "avi", "mkv")
 LIMITS_TEXT = (f"up to {MAX_MB} MB, {MAX_MINUTES} minutes and {MAX_LONG_SIDE}x{MAX_SHORT_SIDE} (4K) per clip")
 
 
-class VideoError(ValueError):
+class VideoError(FERError, ValueError):
     """The clip cannot be analysed; ``str(error)`` is one sentence saying what is wrong and what to do."""
 
 

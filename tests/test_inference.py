@@ -33,20 +33,20 @@ def test_classifier_is_loaded_once_and_returns_distributions(clf):
     from fer_app.model import load_classifier
 
     assert load_classifier() is clf
-    p = clf.predict(faces(5))
+    p = clf.predict_proba(faces(5))
     assert p.shape == (5, len(EMOTIONS))
     np.testing.assert_allclose(p.sum(axis=1), 1.0, atol=1e-6)
-    assert clf.predict([]).shape == (0, len(EMOTIONS))
+    assert clf.predict_proba([]).shape == (0, len(EMOTIONS))
 
 
 def test_concurrent_calls_give_the_same_answers_as_serial_ones(clf):
     batches = [faces(4, seed=s) for s in range(8)]
-    serial = [clf.predict(b) for b in batches]
+    serial = [clf.predict_proba(b) for b in batches]
     out = [None] * len(batches)
 
     def work(i):
         for _ in range(3):
-            out[i] = clf.predict(batches[i])
+            out[i] = clf.predict_proba(batches[i])
 
     threads = [threading.Thread(target=work, args=(i,)) for i in range(len(batches))]
     for t in threads:
@@ -62,8 +62,8 @@ def test_every_call_into_the_interpreter_holds_the_lock(clf, monkeypatch):
     tensors between set_tensor and invoke, so two threads in it at once could swap their inputs."""
     real, held = clf._raw_tflite, []
     monkeypatch.setattr(clf, "_raw_tflite", lambda x: (held.append(clf._lock.locked()), real(x))[1])
-    clf.predict(faces(3))
-    clf.with_head("fer2013").predict(faces(2), tta=True)  # a head's view shares the interpreter and its lock
+    clf.predict_proba(faces(3))
+    clf.with_head("fer2013").predict_proba(faces(2), tta=True)  # a head's view shares the interpreter and its lock
     assert held and all(held)
 
 
@@ -71,8 +71,8 @@ def test_tflite_and_keras_backends_agree():
     from fer_app.model import EmotionClassifier
 
     crops = faces(12)
-    k = EmotionClassifier(backend="keras").predict(crops)
-    t = EmotionClassifier(backend="tflite").predict(crops)
+    k = EmotionClassifier(backend="keras").predict_proba(crops)
+    t = EmotionClassifier(backend="tflite").predict_proba(crops)
     assert (k.argmax(1) == t.argmax(1)).all()
     np.testing.assert_allclose(k, t, atol=1e-3)
 
@@ -80,7 +80,7 @@ def test_tflite_and_keras_backends_agree():
 def test_tta_temperature_and_mirror_invariance(clf):
     crops = faces(6)
     mirrored = [c[:, ::-1] for c in crops]
-    np.testing.assert_allclose(clf.predict(crops, tta=True), clf.predict(mirrored, tta=True), atol=1e-5)
+    np.testing.assert_allclose(clf.predict_proba(crops, tta=True), clf.predict_proba(mirrored, tta=True), atol=1e-5)
 
 
 def test_config_that_disagrees_with_the_code_is_refused(tmp_path):

@@ -320,7 +320,7 @@ def test_soup_averages_members_into_a_calibrated_model_with_their_lineage(tiny_m
     # the app can load it
     from fer_app.model import EmotionClassifier
 
-    probs = EmotionClassifier(out, backend="keras").predict(np.full((1, 48, 48), 128, np.uint8))
+    probs = EmotionClassifier(out, backend="keras").predict_proba(np.full((1, 48, 48), 128, np.uint8))
     assert probs.shape == (1, len(EMOTIONS))
 
 
