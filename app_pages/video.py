@@ -1,5 +1,5 @@
 """Video page: upload a clip, follow the progress, then each person's emotion over time, the annotated video
-and downloads. The clip is analysed in memory (``fer_app.video_file``); results stay in the session, so a
+and downloads. The clip is analysed in memory (``fer_app.video.file``); results stay in the session, so a
 visit to another page does not lose them."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import streamlit as st
 
 from app_pages.common import classifier_or_notice, head_caption, settings_popover
 from fer_app.labels import EMOTIONS
-from fer_app.video_file import ANALYSES_PER_SECOND, LIMITS_TEXT, MAX_MB, VIDEO_TYPES
+from fer_app.video.limits import ANALYSES_PER_SECOND, LIMITS_TEXT, MAX_MB, VIDEO_TYPES
 
 
 def settings() -> dict:
@@ -40,7 +40,8 @@ def _clock(seconds: float | None) -> str:
 
 def analyse(upload, key: tuple, every: int | None, classifier) -> None:
     """Run the analysis with a progress bar; the outcome (result or one-sentence error) goes into state()."""
-    from fer_app.video_file import VideoError, analyze_video
+    from fer_app.video.limits import VideoError
+    from fer_app.video.file import analyze_video
 
     s = state()
     bar = st.progress(0.0, text=f"Analysing {upload.name} ...")
@@ -68,7 +69,7 @@ def people_table(result) -> list[dict]:
 
 
 def show(result) -> None:
-    from fer_app.video_report import timeline_chart, to_csv, to_json
+    from fer_app.video.report import timeline_chart, to_csv, to_json
 
     st.subheader(result.name)
     speed = result.duration / max(result.seconds, 1e-9)

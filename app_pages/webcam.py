@@ -36,8 +36,8 @@ def settings() -> dict:
 
 def stream_objects(classifier):
     """The page's (LiveResults, VideoAnalyzer), made once per browser session."""
-    from fer_app.video import VideoAnalyzer
-    from fer_app.webcam import LiveResults
+    from fer_app.video.tracker import VideoAnalyzer
+    from fer_app.video.webcam import LiveResults
 
     if "live" not in st.session_state:
         st.session_state.live = LiveResults()
@@ -46,7 +46,7 @@ def stream_objects(classifier):
 
 
 def ice_configuration():
-    from fer_app.webcam import ice_servers
+    from fer_app.video.webcam import ice_servers
 
     try:
         secrets = st.secrets
@@ -80,7 +80,7 @@ def show_live(ctx, live, status, chart_slot, timeline_slot) -> None:
 def show_summary(live) -> None:
     """After STOP: share of time per emotion, the timeline, and the timeline as CSV."""
     from fer_app.charts import share_chart, timeline_chart
-    from fer_app.webcam import session_summary, timeline_csv
+    from fer_app.video.webcam import session_summary, timeline_csv
 
     records = live.timeline()
     if not records:
@@ -98,7 +98,7 @@ def main() -> None:
     from streamlit.runtime import Runtime
     from streamlit_webrtc import WebRtcMode, webrtc_streamer
 
-    from fer_app.webcam import make_frame_callback, use_latest_frame_relay
+    from fer_app.video.webcam import make_frame_callback, use_latest_frame_relay
 
     options = settings()
     st.title("Live webcam")

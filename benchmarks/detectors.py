@@ -147,7 +147,7 @@ def _clip(box, img) -> tuple:
 
 
 def latency_table(dets: dict, runs: int) -> list[str]:
-    from benchmarks.latency import make_frame
+    from benchmarks.frames import make_frame
 
     lines = ["| detector | 1 face: found, median ms | 4 faces: found, median ms |", "|---|---|---|"]
     print("\n".join(lines), flush=True)

@@ -22,24 +22,10 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmarks.frames import make_frame
 from fer_app.faces import crop_face, get_detector
 from fer_app.model import EmotionClassifier
 from fer_app.pipeline import faces_from_probs
-
-
-def make_frame(n_faces: int) -> np.ndarray:
-    import cv2
-    from skimage import data
-
-    face = data.astronaut()[20:300, 120:340]
-    frame = np.full((480, 640, 3), 100, np.uint8)
-    if n_faces == 1:
-        frame[100:380, 210:430] = face
-    else:
-        small = cv2.resize(face, (132, 168))
-        for i, (y, x) in enumerate([(40, 60), (40, 420), (260, 60), (260, 420)][:n_faces]):
-            frame[y:y + 168, x:x + 132] = small if i % 2 == 0 else small[:, ::-1]
-    return frame
 
 
 def stats(ms: list[float]) -> str:
@@ -107,7 +93,7 @@ def photo_rows(label: str, detectors: dict, clf, runs: int) -> list[str]:
 
 
 def video_rows(label: str, clf) -> list[str]:
-    from fer_app.video import VideoAnalyzer
+    from fer_app.video.tracker import VideoAnalyzer
 
     rows = []
     for n, tta in ((1, False), (1, True), (4, True)):

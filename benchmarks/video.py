@@ -73,7 +73,7 @@ def speed(clip: bytes, seconds: float, annotate: bool, runs: int, classifier,
     """(median multiple of real time by the clock, the same by CPU time of all threads, frames, tracks found)
     of ``analyze_video`` on ``clip``. CPU time hardly depends on what else the machine runs; on an idle
     machine the clock is at most the CPU time (one thread always works), so its figure is a lower bound."""
-    from fer_app.video_file import analyze_video
+    from fer_app.video.file import analyze_video
 
     wall, cpu, result = [], [], None
     for _ in range(runs):
@@ -98,7 +98,7 @@ def main() -> None:
     p.add_argument("--out", default=None, help="also write the table (Markdown) here")
     args = p.parse_args()
     from fer_app.model import load_classifier
-    from fer_app.video_encode import available_format
+    from fer_app.video.encode import available_format
 
     clf = load_classifier()
     codec = available_format()[0]

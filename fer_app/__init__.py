@@ -22,13 +22,13 @@ __version__ = "2.1.0"
 _LAZY = {
     "analyze": "fer_app.pipeline",
     "Face": "fer_app.pipeline",
-    "analyze_video": "fer_app.video_file",
+    "analyze_video": "fer_app.video.file",
     "load_classifier": "fer_app.model",
     "EmotionClassifier": "fer_app.model",
     "FERError": "fer_app.errors",
     "ImageLoadError": "fer_app.io",
     "ModelLoadError": "fer_app.model",
-    "VideoError": "fer_app.video_file",
+    "VideoError": "fer_app.video.limits",
 }
 
 __all__ = ["EMOTIONS", "__version__", *_LAZY]

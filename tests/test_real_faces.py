@@ -58,7 +58,7 @@ def test_photos_cli_and_video_engine_give_the_same_answer(tmp_path):
     engine (one frame, 10 views, no smoothing history): the same head and the same probabilities."""
     from fer_app.io import load_image
     from fer_app.pipeline import PHOTO_DETECTOR, analyze
-    from fer_app.video import VideoAnalyzer
+    from fer_app.video.tracker import VideoAnalyzer
 
     photo = REAL_FACES / "photos" / "HTownGirl17_emotion_recognition__angrygirl.jpg"
     face = max(analyze(photo, tta=True), key=lambda f: f.box[2] * f.box[3])

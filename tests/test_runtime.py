@@ -58,8 +58,8 @@ def test_video_and_webcam_callback_without_tensorflow():
     out = run_fresh("""
         import av, numpy as np
         from skimage import data
-        from fer_app.video import VideoAnalyzer
-        from fer_app.webcam import LiveResults, make_frame_callback
+        from fer_app.video.tracker import VideoAnalyzer
+        from fer_app.video.webcam import LiveResults, make_frame_callback
         frame = np.full((480, 640, 3), 100, np.uint8)
         frame[100:380, 210:430] = data.astronaut()[20:300, 120:340]
         live = LiveResults()

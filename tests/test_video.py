@@ -29,7 +29,7 @@ def moving_face_frames(n=20, step=6):
 
 
 def test_tracks_one_face_across_frames_with_detection_every_5():
-    from fer_app.video import VideoAnalyzer
+    from fer_app.video.tracker import VideoAnalyzer
 
     va = VideoAnalyzer(detect_every=5, smoothing=0.6)
     ids, xs, detected = [], [], []
@@ -48,7 +48,7 @@ def test_tracks_one_face_across_frames_with_detection_every_5():
 @pytest.mark.parametrize("leave_at", [1, 3, 5])
 def test_a_face_that_leaves_drops_out_within_a_detection_interval_and_two_frames(leave_at):
     """No ghost: at 15 frames/s with detection every 5th frame, the box is gone within 7 frames (< 0.5 s)."""
-    from fer_app.video import VideoAnalyzer
+    from fer_app.video.tracker import VideoAnalyzer
 
     va = VideoAnalyzer(detect_every=5)
     frames = moving_face_frames(leave_at, step=2) + [np.full((480, 640, 3), 90, np.uint8)] * 12
@@ -61,7 +61,7 @@ def test_a_face_that_leaves_drops_out_within_a_detection_interval_and_two_frames
 def test_a_face_that_jumps_between_analysed_frames_keeps_its_track():
     """A slow stream drops frames, so a face can move most of its width between two analysed frames: still one
     face with one number, never a second box beside it."""
-    from fer_app.video import VideoAnalyzer
+    from fer_app.video.tracker import VideoAnalyzer
 
     va = VideoAnalyzer(detect_every=1)
     results = [va.process(f) for f in moving_face_frames(6, step=60)]  # 60 px jumps of a ~75 px box: IoU < 0.25
@@ -70,7 +70,7 @@ def test_a_face_that_jumps_between_analysed_frames_keeps_its_track():
 
 
 def test_smoothing_damps_frame_to_frame_changes():
-    from fer_app.video import VideoAnalyzer
+    from fer_app.video.tracker import VideoAnalyzer
 
     rng = np.random.default_rng(0)
     frames = [np.clip(f.astype(int) + rng.integers(-40, 40, f.shape), 0, 255).astype(np.uint8)
@@ -87,8 +87,8 @@ def test_smoothing_damps_frame_to_frame_changes():
 def test_frame_callback_returns_annotated_frames_and_publishes_results():
     import av
 
-    from fer_app.video import VideoAnalyzer
-    from fer_app.webcam import LiveResults, make_frame_callback
+    from fer_app.video.tracker import VideoAnalyzer
+    from fer_app.video.webcam import LiveResults, make_frame_callback
 
     live = LiveResults()
     cb = make_frame_callback(VideoAnalyzer(), live)
@@ -105,7 +105,7 @@ def test_frame_callback_returns_annotated_frames_and_publishes_results():
 def test_a_failing_frame_passes_through_and_is_logged_once(caplog):
     import av
 
-    from fer_app.webcam import LiveResults, make_frame_callback
+    from fer_app.video.webcam import LiveResults, make_frame_callback
 
     class Failing:
         def annotate_frame(self, rgb):
@@ -114,7 +114,7 @@ def test_a_failing_frame_passes_through_and_is_logged_once(caplog):
     live = LiveResults()
     cb = make_frame_callback(Failing(), live)
     frame = av.VideoFrame.from_ndarray(np.full((48, 64, 3), 7, np.uint8), format="rgb24")
-    with caplog.at_level(logging.ERROR, logger="fer_app.webcam"):
+    with caplog.at_level(logging.ERROR, logger="fer_app.video.webcam"):
         outs = [cb(frame) for _ in range(3)]
     assert all(out is frame for out in outs) and live.snapshot() is None  # shown as it came, nothing published
     assert cb.failures == 3 and len(caplog.records) == 1 and caplog.records[0].exc_info is not None
@@ -123,7 +123,7 @@ def test_a_failing_frame_passes_through_and_is_logged_once(caplog):
 
 def test_live_results_are_thread_safe():
     from fer_app.pipeline import Face
-    from fer_app.webcam import LiveResults
+    from fer_app.video.webcam import LiveResults
 
     live = LiveResults(max_points=10_000)
     face = Face((0, 0, 10, 10), 1.0, {"happy": 1.0, **{e: 0.0 for e in ("angry", "disgust", "fear", "neutral", "sad", "surprise")}}, "happy")
@@ -154,7 +154,7 @@ def test_live_results_are_thread_safe():
 
 
 def test_the_live_timeline_keeps_the_last_minute_and_the_summary_everything(monkeypatch):
-    from fer_app import webcam
+    from fer_app.video import webcam
     from fer_app.pipeline import Face
 
     clock = iter(range(0, 600, 2))  # one face every 2 s of stream, 5 minutes
@@ -170,7 +170,7 @@ def test_the_live_timeline_keeps_the_last_minute_and_the_summary_everything(monk
 
 
 def test_ice_configuration_from_environment(monkeypatch):
-    from fer_app.webcam import ice_servers
+    from fer_app.video.webcam import ice_servers
 
     for k in ("FER_ICE_SERVERS", "TURN_URL", "TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN"):
         monkeypatch.delenv(k, raising=False)
@@ -206,7 +206,7 @@ from aiortc import MediaStreamTrack
 from aiortc.contrib.media import MediaRelay
 from aiortc.mediastreams import MediaStreamError
 from streamlit.runtime import Runtime
-from fer_app.webcam import latest_frame_relay, use_latest_frame_relay
+from fer_app.video.webcam import latest_frame_relay, use_latest_frame_relay
 
 class Camera(MediaStreamTrack):  # 100 numbered frames, one a millisecond; the last stays 0.2 s before the end
     kind = "video"

@@ -1,4 +1,4 @@
-"""Video files (fer_app.video_file): clips the tests encode themselves with PyAV from a real face photo
+"""Video files (fer_app.video.file): clips the tests encode themselves with PyAV from a real face photo
 (scikit-image's astronaut), moving, leaving and coming back, two faces crossing, a variable frame rate;
 bad clips; the annotated video; the CLI; the Video page in AppTest and in Chromium."""
 
@@ -102,7 +102,7 @@ def leave_clip() -> bytes:
 
 @pytest.fixture(scope="module")
 def leave_result(leave_clip, classifier):
-    from fer_app.video_file import analyze_video
+    from fer_app.video.file import analyze_video
 
     return analyze_video(leave_clip, name="leave.mp4", every=1, classifier=classifier)  # every frame, as live
 
@@ -128,7 +128,8 @@ def test_a_face_that_leaves_and_returns_keeps_its_number_and_real_times(leave_re
 
 
 def test_a_face_away_longer_than_the_reentry_time_gets_a_new_number(classifier):
-    from fer_app.video_file import REENTRY_SECONDS, analyze_video
+    from fer_app.video.limits import REENTRY_SECONDS
+    from fer_app.video.file import analyze_video
 
     away = (40, 40 + int(30 * (REENTRY_SECONDS + 1)))
     r = analyze_video(encode(leave_and_return(away[1] + 30, away)), every=1, classifier=classifier, annotate=False)
@@ -138,7 +139,7 @@ def test_a_face_away_longer_than_the_reentry_time_gets_a_new_number(classifier):
 
 
 def test_two_crossing_faces_keep_their_numbers(classifier):
-    from fer_app.video_file import analyze_video
+    from fer_app.video.file import analyze_video
 
     r = analyze_video(encode(crossing()), every=1, classifier=classifier, annotate=False)
     frames = by_frame(r)
@@ -153,8 +154,8 @@ def test_two_crossing_faces_keep_their_numbers(classifier):
 
 
 def test_variable_frame_rate_uses_each_frames_own_time(classifier):
-    from fer_app.video_file import analyze_video
-    from fer_app.video_report import to_csv
+    from fer_app.video.file import analyze_video
+    from fer_app.video.report import to_csv
 
     pts = [0, 1, 2, 3, 10, 11, 12, 30, 31, 32] + list(range(40, 60))  # gaps of 7 and 18 frames
     frames = []
@@ -175,7 +176,8 @@ def test_variable_frame_rate_uses_each_frames_own_time(classifier):
 
 
 def test_every_nth_frame_is_analysed_and_the_video_keeps_all_frames(leave_clip, classifier):
-    from fer_app.video_file import ANALYSES_PER_SECOND, analyze_video
+    from fer_app.video.limits import ANALYSES_PER_SECOND
+    from fer_app.video.file import analyze_video
 
     r = analyze_video(leave_clip, every=3, classifier=classifier)
     assert r.frames == 120 and r.analysed == 40 and r.every == 3
@@ -190,7 +192,7 @@ def test_every_nth_frame_is_analysed_and_the_video_keeps_all_frames(leave_clip, 
 
 def test_a_phone_clip_stored_sideways_is_analysed_upright(classifier):
     """Phones store portrait clips sideways with a rotation in the track header; faces are only found upright."""
-    from fer_app.video_file import analyze_video
+    from fer_app.video.file import analyze_video
 
     frames = []
     for _ in range(20):
@@ -214,7 +216,7 @@ def test_a_phone_clip_stored_sideways_is_analysed_upright(classifier):
 
 
 def test_csv_and_json_hold_every_analysed_face(leave_result):
-    from fer_app.video_report import CSV_COLUMNS, to_csv, to_json
+    from fer_app.video.report import CSV_COLUMNS, to_csv, to_json
 
     rows = list(csv.reader(io.StringIO(to_csv(leave_result))))
     assert tuple(rows[0]) == CSV_COLUMNS == ("time", "track", "x", "y", "w", "h", *EMOTIONS, "emotion")
@@ -232,7 +234,7 @@ def test_csv_and_json_hold_every_analysed_face(leave_result):
 
 
 def test_the_annotated_video_is_browser_ready_h264_with_every_frame(leave_result):
-    from fer_app.video_encode import available_format
+    from fer_app.video.encode import available_format
 
     video = leave_result.video
     if available_format()[0] != "libx264":
@@ -252,7 +254,7 @@ def test_the_annotated_video_is_browser_ready_h264_with_every_frame(leave_result
 
 
 def test_webm_when_asked_or_when_there_is_no_h264(leave_clip, classifier):
-    from fer_app.video_file import analyze_video
+    from fer_app.video.file import analyze_video
 
     r = analyze_video(leave_clip, prefer_webm=True, classifier=classifier)
     assert r.video_mime == "video/webm" and r.video[:4] == b"\x1a\x45\xdf\xa3"
@@ -262,8 +264,8 @@ def test_webm_when_asked_or_when_there_is_no_h264(leave_clip, classifier):
 
 
 def test_timeline_chart_has_one_row_per_person(classifier):
-    from fer_app.video_file import analyze_video
-    from fer_app.video_report import timeline_chart, timeline_segments
+    from fer_app.video.file import analyze_video
+    from fer_app.video.report import timeline_chart, timeline_segments
 
     r = analyze_video(encode(crossing(45)), classifier=classifier, annotate=False)
     segments = timeline_segments(r)
@@ -274,7 +276,7 @@ def test_timeline_chart_has_one_row_per_person(classifier):
 
 
 def test_a_clip_without_faces_is_a_notice_not_an_error(classifier):
-    from fer_app.video_file import analyze_video
+    from fer_app.video.file import analyze_video
 
     r = analyze_video(encode([blank() for _ in range(30)]), classifier=classifier)
     assert r.rows == [] and r.people() == [] and r.frames == 30
@@ -282,8 +284,9 @@ def test_a_clip_without_faces_is_a_notice_not_an_error(classifier):
 
 
 def test_progress_reports_fraction_and_time_left_and_cancel_stops(leave_clip, classifier):
-    from fer_app import video_file
-    from fer_app.video_file import VideoCancelled, VideoError, analyze_video
+    from fer_app.video import file as video_file
+    from fer_app.video.limits import VideoCancelled, VideoError
+    from fer_app.video.file import analyze_video
 
     calls = []
     r = analyze_video(leave_clip, classifier=classifier, annotate=False,
@@ -349,7 +352,8 @@ def assert_plain(message: str) -> None:
 
 @pytest.mark.parametrize("kind", sorted(BAD_CLIPS))
 def test_bad_clips_get_one_plain_sentence(kind, classifier):
-    from fer_app.video_file import VideoError, analyze_video
+    from fer_app.video.limits import VideoError
+    from fer_app.video.file import analyze_video
 
     make, expected = BAD_CLIPS[kind]
     with pytest.raises(VideoError) as info:
@@ -359,8 +363,9 @@ def test_bad_clips_get_one_plain_sentence(kind, classifier):
 
 
 def test_limits_are_stated_and_checked(monkeypatch, leave_clip, classifier):
-    from fer_app import video_file
-    from fer_app.video_file import VideoError, analyze_video
+    from fer_app.video import file as video_file
+    from fer_app.video.limits import VideoError
+    from fer_app.video.file import analyze_video
 
     assert video_file.MAX_BYTES >= 200 * 1024 ** 2 and video_file.MAX_SECONDS >= 600
     assert (video_file.MAX_LONG_SIDE, video_file.MAX_SHORT_SIDE) == (3840, 2160)
@@ -378,7 +383,8 @@ def test_limits_are_stated_and_checked(monkeypatch, leave_clip, classifier):
 
 @pytest.mark.slow
 def test_an_8k_clip_is_refused_before_decoding(classifier):
-    from fer_app.video_file import VideoError, analyze_video
+    from fer_app.video.limits import VideoError
+    from fer_app.video.file import analyze_video
 
     clip = encode([np.full((4320, 7680, 3), 100, np.uint8)])
     with pytest.raises(VideoError, match="7680x4320 pixels, above the 3840x2160") as info:
@@ -387,7 +393,8 @@ def test_an_8k_clip_is_refused_before_decoding(classifier):
 
 
 def test_file_objects_and_paths_are_read_without_writing(tmp_path, leave_clip, classifier):
-    from fer_app.video_file import VideoError, analyze_video
+    from fer_app.video.limits import VideoError
+    from fer_app.video.file import analyze_video
 
     fh = io.BytesIO(leave_clip)
     r = analyze_video(fh, classifier=classifier, annotate=False)
@@ -408,7 +415,7 @@ def test_file_objects_and_paths_are_read_without_writing(tmp_path, leave_clip, c
 def test_the_video_path_never_loads_tensorflow(tmp_path, leave_clip):
     clip = tmp_path / "clip.mp4"
     clip.write_bytes(leave_clip)
-    code = ("import sys; from fer_app.video_file import analyze_video; from fer_app.video_report import to_csv, "
+    code = ("import sys; from fer_app.video.file import analyze_video; from fer_app.video.report import to_csv, "
             "to_json, timeline_chart; r = analyze_video(sys.argv[1]); to_csv(r); to_json(r); timeline_chart(r); "
             "bad = [m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras')]; "
             "print(len(r.rows), bad); sys.exit(1 if bad else 0)")

@@ -11,20 +11,20 @@ import time
 import keras
 
 from training.memory import peak_rss_mb
-from training.run_dir import HISTORY_FIELDS
 
 
 class HistoryCSV(keras.callbacks.CSVLogger):
     """CSVLogger with history.csv's columns: epochs counted from 1 (Keras counts from 0), the phase, the
-    learning rate and the epoch's seconds, appended to the rows of the phase or session before."""
+    learning rate and the epoch's seconds, appended to the rows of the phase or session before. ``columns``: the
+    file's header (``training.run_dir.HISTORY_FIELDS``, given by the run folder, which owns the file's format)."""
 
-    def __init__(self, path, phase: str):
+    def __init__(self, path, phase: str, columns: list[str]):
         super().__init__(str(path), append=True)
-        self.phase = phase
+        self.phase, self.columns = phase, list(columns)
 
     def on_train_begin(self, logs=None):
         super().on_train_begin(logs)
-        self.keys = HISTORY_FIELDS[1:]  # one column order in every fit(), whatever each one logs
+        self.keys = self.columns[1:]  # one column order in every fit(), whatever each one logs
 
     def on_epoch_begin(self, epoch, logs=None):
         self.t0 = time.time()

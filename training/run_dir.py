@@ -160,5 +160,5 @@ class RunDir:
         # (double_checkpoint) for a kill during its own writing
         backup = keras.callbacks.BackupAndRestore(str(self.path / CHECKPOINTS / phase), double_checkpoint=True,
                                                   delete_checkpoint=False)
-        return [HistoryCSV(self.path / HISTORY, phase), best, backup, RunProgress(state, self.write_state, best, early_stopping)]
+        return [HistoryCSV(self.path / HISTORY, phase, HISTORY_FIELDS), best, backup, RunProgress(state, self.write_state, best, early_stopping)]
 

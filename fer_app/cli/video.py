@@ -15,7 +15,7 @@ from pathlib import Path
 
 
 def add_parser(sub) -> None:
-    from fer_app.video_file import ANALYSES_PER_SECOND, DETECTIONS_PER_SECOND, MAX_MB, MAX_MINUTES, MIN_FACE
+    from fer_app.video.limits import ANALYSES_PER_SECOND, DETECTIONS_PER_SECOND, MAX_MB, MAX_MINUTES, MIN_FACE
 
     v = sub.add_parser("video", help="analyse a video file: each person's emotion over time",
                        description=f"Analyse a video file (MP4, MOV, WebM, AVI, MKV; up to {MAX_MB} MB and "
@@ -85,7 +85,7 @@ def _write(path: str, text: str) -> None:
 
 
 def _save(args, result) -> None:
-    from fer_app.video_report import to_csv, to_json
+    from fer_app.video.report import to_csv, to_json
 
     if args.csv:
         _write(args.csv, to_csv(result))
@@ -101,7 +101,8 @@ def _save(args, result) -> None:
 
 def run(args) -> int:
     from fer_app.model import ModelLoadError, load_classifier
-    from fer_app.video_file import VideoError, analyze_video
+    from fer_app.video.limits import VideoError
+    from fer_app.video.file import analyze_video
 
     if any(n is not None and n < 1 for n in (args.every, args.detect_every)):
         print("error: --every and --detect-every count frames: give 1 or more", file=sys.stderr)

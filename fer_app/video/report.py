@@ -1,6 +1,6 @@
 """What a video file produced, as plain data: per-frame rows, a summary per person, CSV, JSON and a chart.
 
-A *person* (the ``track`` column) is one face followed through the clip by :class:`fer_app.video.VideoAnalyzer`,
+A *person* (the ``track`` column) is one face followed through the clip by :class:`fer_app.video.tracker.VideoAnalyzer`,
 numbered 1, 2, ... in order of first appearance. Times are the frames' own time stamps in seconds from the
 first frame, so variable-frame-rate clips get a true time axis; shares of time weight every analysed frame by
 how long it stays on screen (until the next analysed frame).

@@ -1,5 +1,5 @@
-"""One pass over a decoded clip, for :func:`fer_app.video_file.analyze_video`: frames in time order through
-:class:`fer_app.video.VideoAnalyzer`, rows per face, person numbers, and the annotated copy."""
+"""One pass over a decoded clip, for :func:`fer_app.video.file.analyze_video`: frames in time order through
+:class:`fer_app.video.tracker.VideoAnalyzer`, rows per face, person numbers, and the annotated copy."""
 
 from __future__ import annotations
 
@@ -12,9 +12,8 @@ from fractions import Fraction
 
 import numpy as np
 
-from fer_app.video_file import (ANALYSES_PER_SECOND, DETECTIONS_PER_SECOND, MAX_DETECT_SIDE, MAX_SECONDS, REENTRY_SECONDS, VideoError,
-                                too_long, work_size)
-from fer_app.video_report import FaceRow, VideoResult
+from fer_app.video.limits import ANALYSES_PER_SECOND, DETECTIONS_PER_SECOND, MAX_DETECT_SIDE, MAX_SECONDS, REENTRY_SECONDS, VideoError, too_long, work_size
+from fer_app.video.report import FaceRow, VideoResult
 
 #: Smallest face (pixels) OpenCV's frontal Haar cascade can find: its detection window.
 HAAR_WINDOW = 24
@@ -151,7 +150,7 @@ class ClipPass:
 
     def __init__(self, stream, name: str, every: int | None, detect_every: int | None, annotate: bool, classifier,
                  min_face: int, prefer_webm: bool):
-        from fer_app.video import VideoAnalyzer
+        from fer_app.video.tracker import VideoAnalyzer
 
         self.fps = float(stream.average_rate or stream.guessed_rate or 30)
         every = int(every or max(1, round(self.fps / ANALYSES_PER_SECOND)))
@@ -169,7 +168,7 @@ class ClipPass:
         self.started = time.monotonic()
 
     def _setup(self, frame: Picture) -> None:
-        from fer_app.video_encode import VideoWriter
+        from fer_app.video.encode import VideoWriter
 
         self.turns = int(round(frame.rotation / 90)) % 4  # quarter turns counter-clockwise to upright
         w, h = frame.width, frame.height
@@ -207,7 +206,7 @@ class ClipPass:
             self._analyse(rgb, t)
         self.index, self.last_t = self.index + 1, t
         if self.writer is not None:
-            from fer_app.video_encode import draw_faces
+            from fer_app.video.encode import draw_faces
 
             self.writer.write(draw_faces(rgb, *self.drawn), t)
 

@@ -26,7 +26,7 @@ from collections.abc import Callable, Mapping
 
 import numpy as np
 
-log = logging.getLogger("fer_app.webcam")
+log = logging.getLogger("fer_app.video.webcam")
 
 
 def _lookup(name: str, secrets: Mapping | None):
