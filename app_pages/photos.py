@@ -8,6 +8,7 @@ from pathlib import Path
 import streamlit as st
 
 from app_pages.common import classifier_or_notice, head_caption, settings_popover, views_text
+from fer_app.defaults import PHOTO_MIN_FACE
 from fer_app.io import READABLE_TYPES, limit_text
 from fer_app.labels import EMOTIONS
 from fer_app.report import PhotoSession, results_csv, results_json
@@ -28,7 +29,7 @@ def settings() -> dict:
                 "Face detector", ["mtcnn", "haar"], key="detector",
                 help="mtcnn: finds tilted, small and partly hidden faces (about 0.1-0.3 s per photo). "
                      "haar: OpenCV cascade, fast, upright faces only."),
-            "min_face": st.slider("Minimum face size (px)", 12, 200, 20, step=4, key="min_face"),
+            "min_face": st.slider("Minimum face size (px)", 12, 200, PHOTO_MIN_FACE, step=4, key="min_face"),
             "tta": st.checkbox("Average 10 shifted and mirrored views of each face", value=True, key="tta",
                                help="Test-time augmentation: a little more accurate, still fast."),
         }
@@ -99,7 +100,7 @@ def details(result, key: str, explain_data: bytes | None) -> None:
         st.warning(result.error)
         return
     if not result.faces:
-        st.info(f"No face found in {result.name}. Faces smaller than {st.session_state.get('min_face', 20)} px "
+        st.info(f"No face found in {result.name}. Faces smaller than {st.session_state.get('min_face', PHOTO_MIN_FACE)} px "
                 "are skipped; lower the minimum face size or try the other detector.")
         st.image(result.annotated, width=420)
         return

@@ -20,6 +20,8 @@ import json
 
 import numpy as np
 
+from fer_app.defaults import PHOTO_MIN_FACE
+
 UPSCALE, CANVAS = 3, 400
 
 
@@ -59,7 +61,7 @@ def main() -> None:
         found = []
         for i in idx:
             canvas, true = embed(val.x[i], rng)
-            d = det.detect(canvas, min_face=20)
+            d = det.detect(canvas, min_face=PHOTO_MIN_FACE)
             if d:
                 best = max(d, key=lambda x: x.score)
                 found.append((i, canvas, true, best))

@@ -32,6 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
+from fer_app.defaults import PHOTO_MIN_FACE
 from fer_app.faces import Detection, HaarDetector, MTCNNDetector, iou
 from fer_app.io import load_image
 
@@ -51,7 +52,7 @@ class TensorFlowMTCNN:
 
         self._mtcnn = MTCNN()
 
-    def detect(self, rgb: np.ndarray, min_face: int = 20) -> list[Detection]:
+    def detect(self, rgb: np.ndarray, min_face: int = PHOTO_MIN_FACE) -> list[Detection]:
         from fer_app.faces import _downscale
 
         small, s = _downscale(rgb, 1280)
@@ -63,17 +64,17 @@ class TensorFlowMTCNN:
 def candidates() -> dict:
     haar = HaarDetector()
     out = {
-        "haar": lambda img: haar.detect(img, min_face=20),
-        "haar-rot": lambda img: haar.detect(img, min_face=20, angles=(0, -25, 25)),
+        "haar": lambda img: haar.detect(img, min_face=PHOTO_MIN_FACE),
+        "haar-rot": lambda img: haar.detect(img, min_face=PHOTO_MIN_FACE, angles=(0, -25, 25)),
     }
     for label, det in (("mtcnn-cv", MTCNNDetector(pad=0.0)), ("mtcnn-cv black pad", MTCNNDetector(mirror=False)),
                        ("mtcnn-cv mirrored pad", MTCNNDetector()), (APP, MTCNNDetector())):
         if label != APP:
             det.BORDER_THRESHOLD = det.threshold  # one threshold everywhere, as MTCNN comes
-        out[label] = lambda img, det=det: det.detect(img, min_face=20)
+        out[label] = lambda img, det=det: det.detect(img, min_face=PHOTO_MIN_FACE)
     try:
         tf_det = TensorFlowMTCNN()
-        out["mtcnn-tf"] = lambda img: tf_det.detect(img, min_face=20)
+        out["mtcnn-tf"] = lambda img: tf_det.detect(img, min_face=PHOTO_MIN_FACE)
     except ImportError:
         print("mtcnn-tf skipped: the TensorFlow mtcnn package is not installed")
     return out
@@ -108,7 +109,7 @@ def reference_faces(photos: Path, rows: list[dict], found: dict | None = None) -
         n = int(row["num_faces"])
         if n == 0:
             continue
-        dets = ref.detect(load_image(photos / row["filename"]), min_face=20) if ref is not None else found[row["filename"]]
+        dets = ref.detect(load_image(photos / row["filename"]), min_face=PHOTO_MIN_FACE) if ref is not None else found[row["filename"]]
         boxes = [d.box for d in dets]
         if len(boxes) == n:
             faces += [(row["filename"], n, b) for b in boxes if b[3] >= 40]

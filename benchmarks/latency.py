@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.frames import make_frame
+from fer_app.defaults import WEBCAM_MIN_FACE
 from fer_app.faces import crop_face, get_detector
 from fer_app.model import EmotionClassifier
 from fer_app.pipeline import faces_from_probs
@@ -58,14 +59,14 @@ class TensorFlowLiteClassifier(EmotionClassifier):
 
 def run_times() -> list[tuple[str, object, object]]:
     """(label, detectors {name: detect(frame)}, classifier) for today's run time and, if installed, the old one."""
-    new = ("LiteRT + OpenCV (today)", {"haar": lambda f: get_detector("haar").detect(f, min_face=40, max_side=640),
-                                       "mtcnn": lambda f: get_detector("mtcnn").detect(f, min_face=40, max_side=640)},
+    new = ("LiteRT + OpenCV (today)", {"haar": lambda f: get_detector("haar").detect(f, min_face=WEBCAM_MIN_FACE, max_side=640),
+                                       "mtcnn": lambda f: get_detector("mtcnn").detect(f, min_face=WEBCAM_MIN_FACE, max_side=640)},
            EmotionClassifier())
     try:
         from benchmarks.detectors import TensorFlowMTCNN
 
         old_mtcnn = TensorFlowMTCNN()
-        old = ("TensorFlow (before)", {"haar": new[1]["haar"], "mtcnn": lambda f: old_mtcnn.detect(f, min_face=40)},
+        old = ("TensorFlow (before)", {"haar": new[1]["haar"], "mtcnn": lambda f: old_mtcnn.detect(f, min_face=WEBCAM_MIN_FACE)},
                TensorFlowLiteClassifier())
     except ImportError:
         print("the TensorFlow run time is not installed: only today's is measured")

@@ -27,6 +27,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from fer_app.defaults import PHOTO_MIN_FACE, WEBCAM_MIN_FACE
+
 #: Longest image side used for detection; larger images are downscaled first (boxes mapped back).
 DETECT_MAX_SIDE = 1280
 
@@ -100,7 +102,7 @@ class HaarDetector:
         self.scale_factor, self.min_neighbors, self.min_score = scale_factor, min_neighbors, min_score
         self._lock = threading.Lock()  # CascadeClassifier is not documented as thread-safe
 
-    def detect(self, rgb: np.ndarray, min_face: int = 40, max_side: int = DETECT_MAX_SIDE,
+    def detect(self, rgb: np.ndarray, min_face: int = WEBCAM_MIN_FACE, max_side: int = DETECT_MAX_SIDE,
                angles=(0.0,)) -> list[Detection]:
         """Faces at least ``min_face`` px tall; ``angles``: in-plane rotations (degrees) to search too."""
         import cv2
@@ -176,7 +178,7 @@ class MTCNNDetector:
         self._mtcnn = MTCNN()
         self._lock = threading.Lock()  # the pyramid's minimum face size is state of the shared instance
 
-    def detect(self, rgb: np.ndarray, min_face: int = 20, max_side: int = DETECT_MAX_SIDE) -> list[Detection]:
+    def detect(self, rgb: np.ndarray, min_face: int = PHOTO_MIN_FACE, max_side: int = DETECT_MAX_SIDE) -> list[Detection]:
         """Faces whose longer box side is at least ``min_face`` px (in the original image)."""
         import cv2
 

@@ -14,15 +14,12 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from fer_app.defaults import PHOTO_DETECTOR, PHOTO_MIN_FACE, VIDEO_DETECTOR  # noqa: F401 (the pipeline's names)
 from fer_app.faces import Detection, crop_face, get_detector
 from fer_app.io import load_image
 from fer_app.labels import EMOTIONS
 from fer_app.model import EmotionClassifier, load_classifier
 
-#: Default detector for still photos (accurate) and for video (fast); chosen by benchmarks/latency.py
-#: and tests/test_faces.py on real photographs.
-PHOTO_DETECTOR = "mtcnn"
-VIDEO_DETECTOR = "haar"
 
 
 @dataclass
@@ -62,19 +59,19 @@ def classify_detections(rgb: np.ndarray, dets: list[Detection], classifier: Emot
     return faces_from_probs(dets, classifier.predict_proba(crops, tta=tta))
 
 
-def detect(rgb: np.ndarray, detector: str = PHOTO_DETECTOR, min_face: int = 20) -> list[Detection]:
+def detect(rgb: np.ndarray, detector: str = PHOTO_DETECTOR, min_face: int = PHOTO_MIN_FACE) -> list[Detection]:
     dets = get_detector(detector).detect(rgb, min_face=min_face)
     dets = [d for d in dets if min(d.box[2], d.box[3]) >= min_face]
     return sorted(dets, key=lambda d: (d.box[0], d.box[1]))
 
 
-def analyze_array(rgb: np.ndarray, detector: str = PHOTO_DETECTOR, min_face: int = 20, tta: bool = False,
+def analyze_array(rgb: np.ndarray, detector: str = PHOTO_DETECTOR, min_face: int = PHOTO_MIN_FACE, tta: bool = False,
                   classifier: EmotionClassifier | None = None) -> list[Face]:
     """uint8 RGB array -> list of :class:`Face`, left to right."""
     return classify_detections(rgb, detect(rgb, detector, min_face), classifier, tta)
 
 
-def analyze(source, detector: str = PHOTO_DETECTOR, min_face: int = 20, tta: bool = True,
+def analyze(source, detector: str = PHOTO_DETECTOR, min_face: int = PHOTO_MIN_FACE, tta: bool = True,
             classifier: EmotionClassifier | None = None) -> list[Face]:
     """Any image input (path, bytes, file object, array) -> list of :class:`Face`, as the Photos page and
     ``fer predict`` answer (10-view averaging unless ``tta=False``).

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from fer_app.defaults import PHOTO_MIN_FACE
 from fer_app.io import ImageLoadError, load_image
 from fer_app.labels import EMOTIONS
 from fer_app.pipeline import Face, analyze_array
@@ -32,7 +33,7 @@ class ImageResult:
 DISPLAY_MAX_SIDE = 1280
 
 
-def analyze_upload(name: str, data: bytes, detector: str, min_face: int = 20, tta: bool = False,
+def analyze_upload(name: str, data: bytes, detector: str, min_face: int = PHOTO_MIN_FACE, tta: bool = False,
                    classifier=None) -> ImageResult:
     """Decode and analyse one uploaded file, in memory only; never raises for bad images.
 
@@ -90,7 +91,7 @@ class PhotoSession:
     def data(self, key: tuple) -> bytes:
         return self._photos[key][1]
 
-    def result(self, key: tuple, detector: str, min_face: int = 20, tta: bool = False,
+    def result(self, key: tuple, detector: str, min_face: int = PHOTO_MIN_FACE, tta: bool = False,
                classifier=None) -> ImageResult:
         """The photo's result for these settings, analysed now if it is not known yet."""
         settings = (detector, int(min_face), bool(tta))

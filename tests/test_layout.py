@@ -85,3 +85,17 @@ def test_modules_stay_small():
     big = {str(p.relative_to(ROOT)): n for p in project_modules().values()
            if (n := len(p.read_text().splitlines())) > 400}
     assert not big, big
+
+
+def test_default_face_sizes_are_set_once_in_fer_app_defaults():
+    import re
+
+    literal = re.compile(r"min_face(?:: int)? ?= ?\d|--min-face.*default=\d|MIN_FACE = \d")
+    found = {str(p.relative_to(ROOT)): m.group(0) for p in project_modules().values() if p.name != "defaults.py"
+             for m in [literal.search(p.read_text())] if m}
+    assert not found, found
+    from fer_app import defaults
+    from fer_app.pipeline import PHOTO_DETECTOR
+    from fer_app.video.limits import MIN_FACE
+
+    assert PHOTO_DETECTOR == defaults.PHOTO_DETECTOR and MIN_FACE == defaults.VIDEO_MIN_FACE

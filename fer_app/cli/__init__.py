@@ -17,6 +17,7 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from fer_app.cli import explain as cli_explain  # noqa: E402
+from fer_app.defaults import PHOTO_MIN_FACE  # noqa: E402
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -29,7 +30,8 @@ def _parser() -> argparse.ArgumentParser:
     pr.add_argument("--json", action="store_true", help="one JSON object per input, one per line")
     pr.add_argument("--annotate", metavar="DIR", help="write annotated copies (PNG) into DIR")
     pr.add_argument("--detector", choices=sorted(DETECTORS), default=None, help="face detector (default mtcnn)")
-    pr.add_argument("--min-face", type=int, default=20, help="smallest face side in pixels (default 20)")
+    pr.add_argument("--min-face", type=int, default=PHOTO_MIN_FACE,
+                    help=f"smallest face side in pixels (default {PHOTO_MIN_FACE})")
     pr.add_argument("--no-tta", dest="tta", action="store_false",
                     help="classify each face once (default: average over 10 shifted/mirrored views, as the app "
                          "and the reported test figures do)")

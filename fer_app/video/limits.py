@@ -4,6 +4,7 @@ and ``fer video``."""
 
 from __future__ import annotations
 
+from fer_app.defaults import VIDEO_MIN_FACE
 from fer_app.errors import FERError
 
 #: Limits, stated on the Video page and checked before any frame is decoded.
@@ -19,9 +20,8 @@ WORK_MAX_SIDE = 1920
 #: A face that vanishes for at most this long and reappears near where it was keeps its number (a turned
 #: head, a hand in front of the face); the tracker alone would start a new track.
 REENTRY_SECONDS = 2.0
-#: Faces smaller than this (pixels, in the clip) are not looked for: the webcam's effective limit (its
-#: analyzer detects on a 320 px copy of a 640 px frame, where the Haar cascade's 24 px window is 48 px).
-MIN_FACE = 48
+#: Faces smaller than this (pixels, in the clip) are not looked for (fer_app.defaults says why)
+MIN_FACE = VIDEO_MIN_FACE
 #: Largest copy of a frame the detector searches: faces under 1/40 of a frame's long side are not looked
 #: for in clips larger than 1920 px either (the detector's time grows with this copy's area).
 MAX_DETECT_SIDE = 960

@@ -21,7 +21,8 @@ import numpy as np
 from fer_app.draw import annotate
 from fer_app.faces import Detection, get_detector, iou
 from fer_app.model import EmotionClassifier, load_classifier
-from fer_app.pipeline import VIDEO_DETECTOR, Face, faces_from_probs
+from fer_app.defaults import VIDEO_DETECTOR, WEBCAM_MIN_FACE
+from fer_app.pipeline import Face, faces_from_probs
 
 
 @dataclass
@@ -45,7 +46,7 @@ class FrameResult:
 
 class VideoAnalyzer:
     def __init__(self, detector: str = VIDEO_DETECTOR, detect_every: int = 5, smoothing: float = 0.6,
-                 min_face: int = 40, tta: bool = False, classifier: EmotionClassifier | None = None,
+                 min_face: int = WEBCAM_MIN_FACE, tta: bool = False, classifier: EmotionClassifier | None = None,
                  detect_side: int = 320):
         self.detector_name, self.detect_every, self.smoothing = detector, max(1, int(detect_every)), smoothing
         self.min_face, self.tta, self.detect_side = min_face, tta, detect_side
