@@ -2,7 +2,7 @@
 ``st.vega_lite_chart``.
 
 Plain dictionaries rather than Altair charts: Altair and the pandas it builds its data with add 93 MB to the
-app process and 0.36 s of imports (``benchmarks/chart_imports.py``, docs/resources.md), and the Photos and Live
+app process and 0.36 s of imports (``research/chart_imports.py``, docs/resources.md), and the Photos and Live
 webcam pages need neither for 7 bars. Each layer carries its own inline data: Streamlit converts a spec's top-level data to
 Arrow through pandas, but sends a layer's data as it is. The Model page's charts are in ``fer_app.model_charts``.
 """

@@ -97,7 +97,7 @@ def model_input_stage(x, img_size: int):
 
 #: Test-time augmentation: every face is seen at these (dy, dx) pixel shifts, each also mirrored, and
 #: the softmax outputs are averaged (10 views). Chosen on the validation split
-#: (``benchmarks/tta_views.py``, ``docs/research/experiments.md``); calibration fits ``temperature_tta`` for it.
+#: (``research/tta_views.py``, ``docs/research/experiments.md``); calibration fits ``temperature_tta`` for it.
 TTA_SHIFTS = ((0, 0), (-1, -1), (1, 1), (-1, 1), (1, -1))
 TTA_VERSION = "flip-x-diag1-v1"
 

@@ -190,7 +190,7 @@ def test_augment_faces_keeps_shape_and_range_and_strength_zero_only_mirrors():
 
 def test_training_faces_stay_sharp_with_one_warp_and_blur_with_the_keras_chain():
     """The train/serve skew fixed by one warp per face: a chain of Keras layers resamples each face three times."""
-    from benchmarks.augmentation_sharpness import augmenters, sharpness
+    from research.augmentation_sharpness import augmenters, sharpness
 
     x = _smooth_faces()
     sharp = sharpness(x)

@@ -99,3 +99,14 @@ def test_default_face_sizes_are_set_once_in_fer_app_defaults():
     from fer_app.video.limits import MIN_FACE
 
     assert PHOTO_DETECTOR == defaults.PHOTO_DETECTOR and MIN_FACE == defaults.VIDEO_MIN_FACE
+
+
+def test_the_build_step_that_rewrites_models_names_real_commands():
+    import importlib.util
+
+    from scripts.refresh_model_figures import steps
+
+    planned = steps("FER", "REAL", "models")
+    assert [s[0] for s in planned] == ["training.evaluate", "benchmarks.real_faces", "benchmarks.explain_faithfulness"]
+    assert all(importlib.util.find_spec(s[0]) for s in planned)
+    assert all("models" in s for s in planned) and len(steps("FER", None, "models")) == 2

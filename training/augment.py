@@ -7,7 +7,7 @@ Three steps, in this order, applied by :func:`augment_dataset` to the training b
    zoom composed into **one** bicubic warp, then contrast and brightness. Chaining Keras' ``RandomRotation``,
    ``RandomTranslation`` and ``RandomZoom`` instead resamples every face three times and blurs it to 40 %
    of its sharpness while validation, test and the app see sharp faces (one warp keeps 81 %;
-   ``benchmarks/augmentation_sharpness.py``), which cost 3.8 validation points (``docs/research/``);
+   ``research/augmentation_sharpness.py``), which cost 3.8 validation points (``docs/research/``);
 2. random erasing (``erase`` > 0), 3. mixup (``mixup`` > 0): the warm restart's regularisation.
 """
 

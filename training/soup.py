@@ -11,7 +11,7 @@ Two things, each measured on validation in ``docs/research/experiments.md``:
    accumulated as an exact mean over the batches.
 2. **Weight averaging** ("model soup"): the element-wise mean of the members' weights. It works for
    members on one training trajectory (a run and its warm restart, ``--init-from``); networks trained
-   apart from ImageNet are too far apart (``benchmarks/weight_average.py``). One member = BatchNorm
+   apart from ImageNet are too far apart (``research/weight_average.py``). One member = BatchNorm
    re-estimation only. A member is a run directory (its best model) or a ``.keras`` file in one.
 
 The result is an ordinary model directory (``model.keras``, ``config.json``, ``history.csv``),

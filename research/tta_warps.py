@@ -1,6 +1,6 @@
 """Do zoomed and rotated test-time views help beyond the app's 10 shifted/mirrored ones? Validation only.
 
-    python -m benchmarks.tta_warps --data ../shared/fer2013 [--model models]
+    python -m research.tta_warps --data ../shared/fer2013 [--model models]
 
 Training warps every face once (rotation +-10 deg, zoom +-10 %, shift +-10 %; ``training.data``), so
 zoomed and rotated copies of a test face are views the model has learnt. Each distinct view of the
@@ -20,7 +20,7 @@ import numpy as np
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from fer_app.preprocess import TTA_SHIFTS
-from benchmarks.tta_views import classifier_and_val
+from research.tta_views import classifier_and_val
 
 #: name -> (kind, parameters); every view is also used mirrored
 VIEWS = {

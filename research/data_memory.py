@@ -1,6 +1,6 @@
 """Peak memory of the training data pipeline alone (no model): load + one augmented epoch.
 
-    python -m benchmarks.data_memory --data ../shared/fer2013 [--batch-size 128]
+    python -m research.data_memory --data ../shared/fer2013 [--batch-size 128]
 
 The pipeline holds only uint8 48x48 faces; resizing to the network's input happens inside the model,
 so this figure does not depend on --img-size. Prints the process's peak RSS (``training.memory``).

@@ -6,7 +6,7 @@ face, what training uses) and "keras-chain-v1" (the chain of Keras preprocessing
 before, each resampling the face; defined here); the script prints each one's sharpness as a share of the
 un-augmented faces'. Validation faces only (no model involved).
 
-    python -m benchmarks.augmentation_sharpness --data ../shared/fer2013 [--faces 1024]
+    python -m research.augmentation_sharpness --data ../shared/fer2013 [--faces 1024]
 """
 
 from __future__ import annotations

@@ -14,12 +14,12 @@ Validation only: the packed data holds the carved train and validation splits, n
 Three steps::
 
     # here (TensorFlow venv): decode and pack the carved train/val split (about 51 MB, xz)
-    python -m benchmarks.gpu_ablation pack --data ../shared/fer2013 --out .gpu/fer_trainval.npz.xz
+    python -m research.gpu_ablation pack --data ../shared/fer2013 --out .gpu/fer_trainval.npz.xz
     # on the GPU machine (KERAS_BACKEND=jax): every run in RUNS as its own process, sharing the GPU
-    python -m benchmarks.gpu_ablation run --pack .gpu/fer_trainval.npz.xz --weights .gpu/mnv2.weights.h5 \\
+    python -m research.gpu_ablation run --pack .gpu/fer_trainval.npz.xz --weights .gpu/mnv2.weights.h5 \\
         --out $OUT --budget-s 520
     # anywhere: the table
-    python -m benchmarks.gpu_ablation report --summary summary.json
+    python -m research.gpu_ablation report --summary summary.json
 
 Runs of one ``group`` get the same number of fine-tuning epochs: each run trains its head epoch and two
 fine-tuning epochs (with the 36-epoch schedule), reports its epoch time, and the group's epoch count is

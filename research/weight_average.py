@@ -1,6 +1,6 @@
 """Can fine-tuned models be averaged into one ("model soup")? Validation accuracy only, no TTA.
 
-    python -m benchmarks.weight_average --data ../shared/fer2013 --models runs/m96 runs/s96
+    python -m research.weight_average --data ../shared/fer2013 --models runs/m96 runs/s96
 
 The members must share the architecture and the validation split (``training.soup.member_configs``).
 Prints the validation accuracy (single view) of each member, of the element-wise mean of their weights
@@ -9,7 +9,7 @@ exact mean over 50 clean training batches), the same two functions ``python -m t
 with. One member (``--models A A``) measures BatchNorm re-estimation alone. ``--first-weight W ...``
 (two members) also tries weighted means, W on the first member and 1 - W on the second, each with its
 BatchNorm statistics re-estimated and also scored with flip TTA (the face and its mirror image). A soup
-ships at a single model's size; an ensemble (``benchmarks/ensemble.py``) multiplies it.
+ships at a single model's size; an ensemble (``research/ensemble.py``) multiplies it.
 
 Until commit 98c23b8 this script had its own BatchNorm update (a running average with momentum 0.9 over
 50 batches); the ``m96`` + ``r96`` figures in ``docs/research/experiments.md`` come from that version.

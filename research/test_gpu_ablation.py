@@ -1,10 +1,10 @@
-"""benchmarks/gpu_ablation.py: its NumPy erasing, mixup and cutmix keep training.data's contract, its data
+"""research/gpu_ablation.py: its NumPy erasing, mixup and cutmix keep training.data's contract, its data
 pack round-trips, and the epoch planner stays inside the time budget. (Its augmentation is
 training.data.augment_faces, tested in test_data.py.)"""
 
 from __future__ import annotations
 
-from benchmarks import gpu_ablation as ga
+from research import gpu_ablation as ga
 import numpy as np
 import pytest
 

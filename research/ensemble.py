@@ -1,6 +1,6 @@
 """What would an ensemble give? Averages the TTA softmax of several trained models.
 
-    python -m benchmarks.ensemble --data ../shared/fer2013 --models models runs/b48 [runs/...]
+    python -m research.ensemble --data ../shared/fer2013 --models models runs/b48 [runs/...]
 
 Prints validation accuracy, and test accuracy and macro-F1, for every model alone and for the equal-weight
 average of all of them. Not used to choose anything: it answers "how much would shipping an ensemble

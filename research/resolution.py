@@ -1,6 +1,6 @@
 """Does the network do better at another input size at test time? Accuracy on the *validation* split.
 
-    python -m benchmarks.test_resolution --data ../shared/fer2013 [--model models] [--sizes 88 96 104 112]
+    python -m research.resolution --data ../shared/fer2013 [--model models] [--sizes 88 96 104 112]
 
 MobileNetV2 ends in global average pooling, so the same weights run at any input size; the 48 px face
 is resized inside the model (``fer_app.preprocess.model_input_stage``), so only that layer's target size

@@ -1,6 +1,6 @@
 """What drawing charts with Altair would add to the app process: memory and import time.
 
-    python -m benchmarks.chart_imports [--runs 5]
+    python -m research.chart_imports [--runs 5]
 
 Each run is a fresh interpreter that first imports what the Photos page has loaded anyway (Streamlit, NumPy,
 OpenCV, the app's results and charts modules), then, measured one after the other: pandas with Arrow (what the

@@ -1,6 +1,6 @@
 """How far FER+'s crowd majority can be read from a trained model's frozen features (a linear probe).
 
-    python -m benchmarks.ferplus_probe [--model runs/soup24v2] [--data ../shared/fer2013]
+    python -m research.ferplus_probe [--model runs/soup24v2] [--data ../shared/fer2013]
         [--votes ../shared/fer2013/ferplus_votes.csv]
 
 Needs requirements-train.txt. The model's pooled features (1280 per face, single view) are computed for the
@@ -18,7 +18,7 @@ import numpy as np
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="python -m benchmarks.ferplus_probe", description=__doc__.split("\n")[0])
+    p = argparse.ArgumentParser(prog="python -m research.ferplus_probe", description=__doc__.split("\n")[0])
     p.add_argument("--model", default="models")
     p.add_argument("--data", default="../shared/fer2013")
     p.add_argument("--votes", default="../shared/fer2013/ferplus_votes.csv")

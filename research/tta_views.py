@@ -1,6 +1,6 @@
 """Which test-time views help? Accuracy on the *validation* split for several TTA view sets.
 
-    python -m benchmarks.tta_views --data ../shared/fer2013 [--model models]
+    python -m research.tta_views --data ../shared/fer2013 [--model models]
 
 Chooses the TTA the app uses (``fer_app.preprocess.TTA_SHIFTS``) without touching the test split:
 each set averages the model's softmax over its views (every shift, each also mirrored).
