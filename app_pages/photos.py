@@ -93,7 +93,7 @@ def overview(photos: PhotoSession, results: list) -> None:
 
 def details(result, key: str, explain_data: bytes | None) -> None:
     from fer_app.charts import probability_chart
-    from fer_app.draw import to_png_bytes
+    from fer_app.draw import png_bytes
 
     st.markdown(f"#### {result.name}")
     if result.error:
@@ -107,7 +107,7 @@ def details(result, key: str, explain_data: bytes | None) -> None:
     left, right = st.columns([3, 2])
     left.image(result.annotated, caption=f"{len(result.faces)} face(s) found", width="stretch")
     # a callable is encoded only when clicked, not for every photo on every run of the page
-    left.download_button("Download annotated image (PNG)", functools.partial(to_png_bytes, result.annotated),
+    left.download_button("Download annotated image (PNG)", functools.partial(png_bytes, result.annotated),
                          file_name=f"{Path(result.name).stem}_annotated.png", mime="image/png", key=f"png-{key}",
                          on_click="ignore")
     with right:

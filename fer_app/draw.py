@@ -30,10 +30,12 @@ def _text_colour(rgb: tuple[int, int, int]) -> str:
     return "black" if 0.299 * rgb[0] + 0.587 * rgb[1] + 0.114 * rgb[2] > 150 else "white"
 
 
-def annotate(rgb: np.ndarray, faces, numbered: bool = True, scale: float = 1.0) -> np.ndarray:
-    """A copy of ``rgb`` with each face's box and '#n emotion p%' label; the input is not modified.
+def annotate(rgb: np.ndarray, faces, numbered: bool = True, scale: float = 1.0, numbers=None) -> np.ndarray:
+    """A copy of ``rgb`` with each face's box and '#n emotion p%' label; the input is not modified. The one
+    drawing of labels in the project: photos, the webcam and the annotated video copy all come through here.
 
-    ``scale`` maps the faces' boxes onto ``rgb`` (for a display copy of the analysed image). Boxes get a thin
+    ``numbers``: the label's number per face (a video's person numbers; default 1, 2, ... left to right, or none
+    with ``numbered=False``). ``scale`` maps the faces' boxes onto ``rgb`` (for a display copy). Boxes get a thin
     black line outside and a white one inside, so every emotion colour stands out on light and dark photos;
     line width and label size grow with the image, so labels stay readable at any size.
     """
@@ -44,7 +46,8 @@ def annotate(rgb: np.ndarray, faces, numbered: bool = True, scale: float = 1.0) 
     h, w = rgb.shape[:2]
     thick = max(2, round(max(h, w) / 300))
     font = _font(max(13, round(max(h, w) / 38)))
-    for i, face in enumerate(faces, start=1):
+    numbers = list(numbers) if numbers is not None else range(1, len(faces) + 1)
+    for i, face in zip(numbers, faces):
         x, y, bw, bh = (v * scale for v in face.box)
         colour = colour_rgb(face.emotion)
         d.rectangle([x - 1, y - 1, x + bw + 1, y + bh + 1], outline="black", width=1)
@@ -62,11 +65,12 @@ def annotate(rgb: np.ndarray, faces, numbered: bool = True, scale: float = 1.0) 
     return np.asarray(img)
 
 
-def to_png_bytes(rgb: np.ndarray) -> bytes:
+def png_bytes(image: np.ndarray) -> bytes:
+    """PNG file contents for a uint8 grayscale or RGB array (downloads, the CLI's files, heat maps)."""
     import io
 
     from PIL import Image
 
     buf = io.BytesIO()
-    Image.fromarray(np.asarray(rgb, np.uint8)).save(buf, format="PNG")
+    Image.fromarray(np.asarray(image, np.uint8)).save(buf, format="PNG")
     return buf.getvalue()

@@ -15,7 +15,6 @@ times as much, and one view is the computation the map can be checked against.
 from __future__ import annotations
 
 import functools
-import io
 from dataclasses import dataclass
 
 import numpy as np
@@ -225,12 +224,3 @@ def overlay(face: np.ndarray, importance: np.ndarray, size: int = 192) -> np.nda
     alpha = (0.1 + 0.6 * imp)[..., None]
     base = np.repeat(gray[..., None], 3, axis=2).astype(np.float32)
     return np.rint(base * (1 - alpha) + heat * alpha).astype(np.uint8)
-
-
-def png_bytes(image: np.ndarray) -> bytes:
-    """PNG file contents for a uint8 grayscale or RGB array."""
-    from PIL import Image
-
-    buf = io.BytesIO()
-    Image.fromarray(np.asarray(image, np.uint8)).save(buf, format="PNG")
-    return buf.getvalue()

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import io
 import json
 
 import numpy as np
 import pytest
-from PIL import Image
 
+from fer_app.draw import png_bytes
 from conftest import MODELS, ROOT, needs_shipped_model
 
 pytest.importorskip("streamlit")
@@ -17,12 +16,6 @@ from streamlit.testing.v1 import AppTest  # noqa: E402
 skdata = pytest.importorskip("skimage.data")
 APP = str(ROOT / "streamlit_app.py")
 INTERNALS = ("Error:", "0x", "<_io", "Traceback", "Exception")
-
-
-def png_bytes(arr) -> bytes:
-    buf = io.BytesIO()
-    Image.fromarray(arr).save(buf, format="PNG")
-    return buf.getvalue()
 
 
 def app() -> AppTest:

@@ -33,3 +33,14 @@ def test_labels_grow_with_the_image():
         return int((np.abs(column.astype(int) - [44, 160, 44]).max(axis=1) < 30).sum())
 
     assert label_height(2400) > 3 * label_height(600)
+
+
+def test_a_videos_person_numbers_label_its_faces_through_the_same_drawing():
+    """The annotated video copy is drawn by fer_app.draw.annotate too, with each face's person number."""
+    img = np.full((300, 400, 3), 128, np.uint8)
+    faces = [face("happy", (40, 60, 100, 100)), face("sad", (220, 60, 100, 100))]
+    numbered = annotate(img, faces, numbers=[7, 12])
+    default = annotate(img, faces)
+    assert not np.array_equal(numbered, default)  # "#7"/"#12" instead of "#1"/"#2"
+    np.testing.assert_array_equal(annotate(img, faces, numbers=[1, 2]), default)
+    assert np.array_equal(img, np.full((300, 400, 3), 128, np.uint8))  # the frame itself is left as it is

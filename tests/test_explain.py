@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from fer_app.draw import png_bytes
 from conftest import ROOT, SHARED_FER, needs_shared_fer, needs_shipped_model, run_cli
 
 pytestmark = needs_shipped_model
@@ -96,7 +97,7 @@ def test_map_png_and_overlay(classifier, astronaut_crop):
     from fer_app import explain
 
     ex = explain.explain_crops(classifier, [astronaut_crop])[0]
-    gray = Image.open(io.BytesIO(explain.png_bytes(explain.map_image(ex.importance))))
+    gray = Image.open(io.BytesIO(png_bytes(explain.map_image(ex.importance))))
     assert gray.size == (48, 48) and gray.mode == "L"
     arr = np.asarray(gray)
     assert arr[np.unravel_index(np.argmax(ex.importance), arr.shape)] == 255 and arr.min() < 64
@@ -166,11 +167,12 @@ def test_no_tensorflow_or_keras_after_explaining():
         "import sys, numpy as np\n"
         "from skimage import data\n"
         "from fer_app import explain\n"
+        "from fer_app.draw import png_bytes\n"
         "from fer_app.model import EmotionClassifier\n"
         "from fer_app.faces import Detection, crop_face\n"
         f"crop = crop_face(data.astronaut(), Detection({ASTRONAUT_BOX}, 1.0, 0.0, 'mtcnn'))\n"
         "ex = explain.explain_crops(EmotionClassifier(), [crop], 'sad')[0]\n"
-        "explain.png_bytes(explain.overlay(ex.face, ex.importance)); ex.reading\n"
+        "png_bytes(explain.overlay(ex.face, ex.importance)); ex.reading\n"
         "explain.explain_crops(EmotionClassifier(), [crop], method='rise')\n"
         "print(sorted({m.split('.')[0] for m in sys.modules} & {'tensorflow', 'keras', 'tf_keras'}))\n")
     r = run_cli("-c", code, timeout=120)

@@ -8,18 +8,12 @@ import json
 
 import numpy as np
 import pytest
-from PIL import Image
 
+from fer_app.draw import png_bytes
 from conftest import needs_shipped_model
 
 skdata = pytest.importorskip("skimage.data")
 pytestmark = needs_shipped_model
-
-
-def png_bytes(arr) -> bytes:
-    buf = io.BytesIO()
-    Image.fromarray(arr).save(buf, format="PNG")
-    return buf.getvalue()
 
 
 @pytest.fixture(scope="module")

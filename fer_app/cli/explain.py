@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from fer_app import explain
+from fer_app.draw import png_bytes
 from fer_app.io import folder_problem
 from fer_app.labels import EMOTIONS
 
@@ -72,8 +73,8 @@ class Explainer:
         emotions = [self.emotion or f["emotion"] for f in faces]
         for i, (face, ex) in enumerate(zip(faces, explain.explain_crops(classifier, self._crops, emotions)), 1):
             overlay_path = self.out_dir / f"{stem}_face{i}_explain.png"
-            overlay_path.write_bytes(explain.png_bytes(explain.overlay(ex.face, ex.importance)))
-            (self.out_dir / f"{stem}_face{i}_map.png").write_bytes(explain.png_bytes(explain.map_image(ex.importance)))
+            overlay_path.write_bytes(png_bytes(explain.overlay(ex.face, ex.importance)))
+            (self.out_dir / f"{stem}_face{i}_map.png").write_bytes(png_bytes(explain.map_image(ex.importance)))
             face.update({"explanation": str(overlay_path), "explained_emotion": ex.emotion,
                          "explanation_reading": ex.reading})
 

@@ -206,9 +206,10 @@ class ClipPass:
             self._analyse(rgb, t)
         self.index, self.last_t = self.index + 1, t
         if self.writer is not None:
-            from fer_app.video.encode import draw_faces
+            from fer_app.draw import annotate
 
-            self.writer.write(draw_faces(rgb, *self.drawn), t)
+            faces, numbers = self.drawn
+            self.writer.write(annotate(rgb, faces, numbers=numbers) if faces else rgb, t)
 
     def _analyse(self, rgb: np.ndarray, t: float) -> None:
         from fer_app.labels import EMOTIONS

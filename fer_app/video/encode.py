@@ -17,7 +17,6 @@ from fractions import Fraction
 
 import numpy as np
 
-from fer_app.labels import colour_rgb
 
 #: (codec, container, MIME type, file suffix, encoder options), in order of preference.
 #: ``veryfast`` keeps 720p encoding well above real time on two cores at a file size close to ``medium``.
@@ -40,29 +39,6 @@ def available_format(prefer_webm: bool = False):
         except Exception:  # av raises UnknownCodecError or ValueError depending on the version
             continue
     return None
-
-
-def draw_faces(rgb: np.ndarray, faces, numbers) -> np.ndarray:
-    """Draw each face's box and '#person emotion p%' on ``rgb`` in place (cv2: no copy per frame)."""
-    import cv2
-
-    h, w = rgb.shape[:2]
-    thick = max(2, round(max(h, w) / 400))
-    scale = max(0.45, max(h, w) / 1400)
-    for face, number in zip(faces, numbers):
-        x, y, bw, bh = face.box
-        colour = colour_rgb(face.emotion)
-        cv2.rectangle(rgb, (x, y), (x + bw, y + bh), colour, thick)
-        label = f"#{number} {face.emotion} {face.probabilities[face.emotion] * 100:.0f}%"
-        (tw, th), base = cv2.getTextSize(label, cv2.FONT_HERSHEY_SIMPLEX, scale, 1)
-        tw, th = tw + 6, th + base + 6
-        ty = y - th if y - th >= 0 else min(h - th, y + bh)
-        tx = min(max(0, x), max(0, w - tw))
-        cv2.rectangle(rgb, (tx, ty), (tx + tw, ty + th), colour, -1)
-        # black or white text, whichever reads better on the label's colour (as fer_app.draw's labels)
-        ink = (0, 0, 0) if 0.299 * colour[0] + 0.587 * colour[1] + 0.114 * colour[2] > 150 else (255, 255, 255)
-        cv2.putText(rgb, label, (tx + 3, ty + th - base - 3), cv2.FONT_HERSHEY_SIMPLEX, scale, ink, 1, cv2.LINE_AA)
-    return rgb
 
 
 class VideoWriter:
