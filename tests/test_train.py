@@ -20,17 +20,20 @@ from fer_app.labels import EMOTIONS
 #: code before its refactor, commit 5ffa364 (history.csv rounded to 5 decimals then; deterministic on CPU:
 #: two runs of that code gave the same figures). Erasing and mixup are left out: their random ops run inside
 #: parallel tf.data maps, so which batch gets which draw changes from run to run, before and after.
+#: The pins are the losses, learning rates and training accuracies, to 1e-4: any change to what training computes
+#: moves them. Validation accuracy is not pinned: a 3-epoch model of 98 faces from random weights sits at chance
+#: (1/7) on its 14 validation faces, so a broken pipeline would match it too.
 BEFORE = {
-    "model": {"history": [(1, "head", 1e-3, 1.94601, 0.13187, 1.94591, 0.14286),
-                          (2, "finetune", 5e-4, 2.41365, 0.10989, 1.94619, 0.14286),
-                          (3, "finetune", 1e-5, 2.30271, 0.16484, 1.94718, 0.14286)],
-              "best_epoch": 1, "val_accuracy": 1 / 7, "val_accuracy_tta": 1 / 7, "val_ece_raw": 0.00021690768854959463},
-    "restart": {"history": [(1, "restart", 2e-4, 2.40284, 0.16484, 1.94601, 0.14286),
-                            (2, "restart", 4e-6, 2.43606, 0.13187, 1.94645, 0.14286)],
-                "best_epoch": 1, "val_accuracy": 1 / 7, "val_accuracy_tta": 1 / 7, "val_ece_raw": 0.002898490854672031},
-    "soup": {"history": [(1, "head", 1e-3, 1.94601, 0.13187, 1.94591, 0.14286),
-                         (2, "restart", 2e-4, 2.40284, 0.16484, 1.94601, 0.14286)],
-             "best_epoch": 2, "val_accuracy": 1 / 7, "val_accuracy_tta": 2 / 7, "val_ece_raw": 0.37095022201538086,
+    "model": {"history": [(1, "head", 1e-3, 1.94601, 0.13187, 1.94591),
+                          (2, "finetune", 5e-4, 2.41365, 0.10989, 1.94619),
+                          (3, "finetune", 1e-5, 2.30271, 0.16484, 1.94718)],
+              "best_epoch": 1, "val_ece_raw": 0.00021690768854959463},
+    "restart": {"history": [(1, "restart", 2e-4, 2.40284, 0.16484, 1.94601),
+                            (2, "restart", 4e-6, 2.43606, 0.13187, 1.94645)],
+                "best_epoch": 1, "val_ece_raw": 0.002898490854672031},
+    "soup": {"history": [(1, "head", 1e-3, 1.94601, 0.13187, 1.94591),
+                         (2, "restart", 2e-4, 2.40284, 0.16484, 1.94601)],
+             "best_epoch": 2, "val_ece_raw": 0.37095022201538086,
              "temperature": 1.634487535364267},
 }
 #: what no training CLI may print without --verbose (TensorFlow's, absl's, LiteRT's start-up notices)
@@ -38,13 +41,13 @@ NOISE = ("oneDNN", "absl", "XNNPACK", "cuda", "I0000")
 
 
 def assert_trained_as_before(run, before):
-    rows = [(int(r["epoch"]), r["phase"], float(r["lr"]), *(float(r[k]) for k in ("loss", "accuracy", "val_loss", "val_accuracy")))
+    rows = [(int(r["epoch"]), r["phase"], float(r["lr"]), *(float(r[k]) for k in ("loss", "accuracy", "val_loss")))
             for r in run.read_history()]
     assert [r[:2] for r in rows] == [b[:2] for b in before["history"]]
     np.testing.assert_allclose([r[2:] for r in rows], [b[2:] for b in before["history"]], rtol=1e-6, atol=1e-4)
     config = run.read_config()
     assert config["best_epoch"] == before["best_epoch"]
-    for key in ("val_accuracy", "val_accuracy_tta", "val_ece_raw", "temperature"):
+    for key in ("val_ece_raw", "temperature"):
         if key in before:
             assert config[key] == pytest.approx(before[key], abs=1e-4), key
 
