@@ -7,6 +7,8 @@ import gzip
 import json
 import re
 
+import pytest
+
 
 from conftest import MODELS, SHARED_FER, needs_shared_fer, needs_shipped_model, run_cli
 from training.ferplus import SHIPPED_VOTES, read_votes, recorded_votes, resolve_votes
@@ -46,6 +48,7 @@ def test_no_shipped_file_names_a_folder_of_the_development_machine():
 
 
 @needs_shipped_model
+@pytest.mark.slow
 def test_evaluate_runs_on_the_shipped_model_from_a_folder_without_shared(tiny_data, tmp_path):
     """A user's folder: no ../shared beside it. The shipped model's recorded votes are the shipped file; the tiny
     FER-2013 folder's files match none of them, so the report gives FER-2013's truth and says in one line why."""

@@ -135,6 +135,7 @@ def test_random_erasing_replaces_one_rectangle_in_about_the_requested_share_of_f
     np.testing.assert_array_equal(np.asarray(random_erase(x, 0.0)), x)
 
 
+@pytest.mark.slow
 def test_mixup_blends_images_and_labels_with_the_same_weight():
     import tensorflow as tf
 
