@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -25,7 +26,7 @@ import numpy as np
 from fer_app.answers import combine
 from fer_app.faces import crop_face
 from fer_app.labels import EMOTIONS, INDEX
-from fer_app.model import EmotionClassifier
+from fer_app.model import EmotionClassifier, ModelLoadError
 from fer_app.pipeline import detect
 from fer_app.io import load_image
 from fer_app.preprocess import prepare_batch
@@ -142,7 +143,11 @@ def main(argv=None) -> int:
     folder = Path(args.data)
     rows = read_labels(folder)
     y = np.array([INDEX[e] for _, e in rows])
-    clf = EmotionClassifier(args.model, backend="tflite")
+    try:  # a run folder before training.export has only model.keras: then Keras runs it (requirements-train.txt)
+        clf = EmotionClassifier(args.model, backend="auto")
+    except ModelLoadError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     x, found = largest_faces(folder, rows)
     heads = clf.predict_heads(x, tta=True)
     priors, val_truth = None, None
