@@ -92,8 +92,8 @@ def show_average_maps(model_dir) -> None:
         st.warning(f"{metrics_path.name} could not be read, so the figures are not shown.")
         return
     st.image(str(image), caption="Average occlusion map per emotion over the test faces of that emotion, "
-                                 "on their average face (brighter and redder = more important), for the head "
-                                 "whose probabilities the app shows.")
+                                 "on their average face (brighter and redder = more important), for the answer "
+                                 "the app shows.")
     readings = metrics.get("average_maps", {})
     if readings:
         st.markdown("  \n".join(f"**{name}**: {v['reading']} ({v['faces']} faces)" for name, v in readings.items()))

@@ -209,7 +209,7 @@ class ClipPass:
             from fer_app.draw import annotate
 
             faces, numbers = self.drawn
-            self.writer.write(annotate(rgb, faces, numbers=numbers) if faces else rgb, t)
+            self.writer.write(annotate(rgb, faces, numbers=numbers, in_place=True) if faces else rgb, t)
 
     def _analyse(self, rgb: np.ndarray, t: float) -> None:
         from fer_app.labels import EMOTIONS
