@@ -20,9 +20,16 @@ from fer_app.labels import EMOTIONS
 #: code before its refactor, commit 5ffa364 (history.csv rounded to 5 decimals then; deterministic on CPU:
 #: two runs of that code gave the same figures). Erasing and mixup are left out: their random ops run inside
 #: parallel tf.data maps, so which batch gets which draw changes from run to run, before and after.
-#: The pins are the losses, learning rates and training accuracies, to 1e-4: any change to what training computes
-#: moves them. Validation accuracy is not pinned: a 3-epoch model of 98 faces from random weights sits at chance
-#: (1/7) on its 14 validation faces, so a broken pipeline would match it too.
+#: The pins are the learning rates (exact), the losses and the training accuracies. The head phase, with the
+#: backbone frozen, reproduces to 1e-4 on every machine so far. The epochs that train the whole network depend on
+#: the CPU's kernels: on 2026-12-07's machine (AMD EPYC, AVX-512) both the code of commit a055deb, which passed
+#: against these figures on earlier machines, and today's code gave loss 2.444 / 2.241 and training accuracy
+#: 0.143 / 0.209 for the tiny model's fine-tune epochs (pinned 2.414 / 2.303 and 0.110 / 0.165), the soup's
+#: temperature 1.626 (1.634) and validation ECE 0.372 (0.371); so those are held to the band such a change of
+#: machine moved them (LOOSE), which a wrong learning rate, label or phase still leaves. Validation accuracy is not
+#: pinned: a 3-epoch model of 98 faces from random weights sits at chance (1/7) on its 14 validation faces, so a
+#: broken pipeline would match it too.
+LOOSE = {"loss": 0.1, "accuracy": 0.06, "val_loss": 1e-3, "val_ece_raw": 0.005, "temperature": 0.02}
 BEFORE = {
     "model": {"history": [(1, "head", 1e-3, 1.94601, 0.13187, 1.94591),
                           (2, "finetune", 5e-4, 2.41365, 0.10989, 1.94619),
@@ -44,12 +51,18 @@ def assert_trained_as_before(run, before):
     rows = [(int(r["epoch"]), r["phase"], float(r["lr"]), *(float(r[k]) for k in ("loss", "accuracy", "val_loss")))
             for r in run.read_history()]
     assert [r[:2] for r in rows] == [b[:2] for b in before["history"]]
-    np.testing.assert_allclose([r[2:] for r in rows], [b[2:] for b in before["history"]], rtol=1e-6, atol=1e-4)
+    for row, pinned in zip(rows, before["history"]):
+        assert row[2] == pytest.approx(pinned[2], rel=1e-6), row  # the schedule is exact everywhere
+        if row[1] == "head":  # frozen backbone: the same figures on every machine
+            np.testing.assert_allclose(row[3:], pinned[3:], rtol=1e-6, atol=1e-4)
+        else:
+            for value, want, key in zip(row[3:], pinned[3:], ("loss", "accuracy", "val_loss")):
+                assert value == pytest.approx(want, abs=LOOSE[key]), (row, key)
     config = run.read_config()
     assert config["best_epoch"] == before["best_epoch"]
     for key in ("val_ece_raw", "temperature"):
         if key in before:
-            assert config[key] == pytest.approx(before[key], abs=1e-4), key
+            assert config[key] == pytest.approx(before[key], abs=LOOSE[key]), key
 
 
 @pytest.mark.slow
