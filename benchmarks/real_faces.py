@@ -64,10 +64,6 @@ def largest_faces(folder: Path, rows) -> tuple[np.ndarray, np.ndarray]:
     return prepare_batch(crops), np.array(found)
 
 
-def answer_probs(head_probs: dict, weights: dict, power: float, priors: dict | None) -> np.ndarray:
-    return combine(head_probs, weights, priors, power)
-
-
 def real_face_scores(probs: np.ndarray, found: np.ndarray, y: np.ndarray) -> dict:
     """Scores of one answer; ``probs`` has a row per found face, photos without one are misses."""
     from sklearn.metrics import confusion_matrix, f1_score, recall_score
@@ -163,9 +159,9 @@ def main(argv=None) -> int:
     for name, weights, power in CANDIDATES:
         if power and priors is None:
             continue
-        results[name] = real_face_scores(answer_probs(heads, weights, power, priors), found, y)
+        results[name] = real_face_scores(combine(heads, weights, priors, power), found, y)
         if val_truth:
-            results[name].update(validation_scores(answer_probs(val_truth[0], weights, power, priors), *val_truth[1:]))
+            results[name].update(validation_scores(combine(val_truth[0], weights, priors, power), *val_truth[1:]))
     app = clf.head if clf.head in results else None
     if clf.head not in results:  # a combined answer in the model's config: score it as the app computes it
         results[clf.head] = real_face_scores(clf.predict_prepared(x, tta=True), found, y)
