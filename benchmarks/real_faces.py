@@ -162,10 +162,9 @@ def main(argv=None) -> int:
         results[name] = real_face_scores(combine(heads, weights, priors, power), found, y)
         if val_truth:
             results[name].update(validation_scores(combine(val_truth[0], weights, priors, power), *val_truth[1:]))
-    app = clf.head if clf.head in results else None
-    if clf.head not in results:  # a combined answer in the model's config: score it as the app computes it
-        results[clf.head] = real_face_scores(clf.predict_prepared(x, tta=True), found, y)
-        app = clf.head
+    app = clf.head
+    if app not in results:  # a combined answer in the model's config: scored as the app's classifier computes it
+        results[app] = real_face_scores(clf.answer_from_heads(heads), found, y)
     print(f"{len(rows)} photos in {folder} ({int((~found).sum())} without a face found); largest face, MTCNN, "
           f"10-view TTA; model {args.model}")
     print_table(results, app)

@@ -148,12 +148,12 @@ class EmotionClassifier:
         """Which head's columns and temperatures this classifier reports (``config["heads"]``; a one-head model
         has one, ``fer2013``); a head without its own temperatures uses the config's top-level ones. An entry with
         a ``combine`` key is an answer made of the other heads (:mod:`fer_app.answers`), already calibrated."""
-        heads = self.config.get("heads") or {"fer2013": {}}
-        self.heads = tuple(heads)
+        self._specs = self.config.get("heads") or {"fer2013": {}}
+        self.heads = tuple(self._specs)
         self.head = head or self.heads[0]
-        if self.head not in heads:
+        if self.head not in self._specs:
             raise ModelLoadError(f"this model has no {self.head!r} head (it has: {', '.join(self.heads)})")
-        spec = heads[self.head]
+        spec = self._specs[self.head]
         self._combined = spec if answers.is_combined(spec) else None
         self._columns = tuple(spec["columns"]) if "columns" in spec else None
         if self._combined:
@@ -168,8 +168,7 @@ class EmotionClassifier:
     @property
     def network_heads(self) -> tuple[str, ...]:
         """The heads that are columns of the network (not answers combined from them)."""
-        specs = self.config.get("heads") or {"fer2013": {}}
-        return tuple(name for name, spec in specs.items() if not answers.is_combined(spec))
+        return tuple(name for name, spec in self._specs.items() if not answers.is_combined(spec))
 
     def with_head(self, head: str) -> EmotionClassifier:
         """The same loaded network reporting another head (no second copy of the model in memory)."""
@@ -213,8 +212,7 @@ class EmotionClassifier:
         if x.ndim == 3:
             x = x[..., None]
         if len(x) == 0:
-            specs = (self.config.get("heads") or {}).values()
-            width = max((spec["columns"][1] for spec in specs if "columns" in spec), default=len(EMOTIONS))
+            width = max((spec["columns"][1] for spec in self._specs.values() if "columns" in spec), default=len(EMOTIONS))
             return np.zeros((0, width), np.float32)
         parts = []
         step = self.MAX_BATCH if self.backend == "tflite" else self.MAX_BATCH_KERAS
@@ -232,12 +230,11 @@ class EmotionClassifier:
         return preprocess.mean_over_views(self._outputs(preprocess.tta_views(x, shifts)), len(x))
 
     def _head_columns(self, outputs: np.ndarray, head: str) -> np.ndarray:
-        spec = (self.config.get("heads") or {"fer2013": {}})[head]
+        spec = self._specs[head]
         return outputs[:, spec["columns"][0]:spec["columns"][1]] if "columns" in spec else outputs
 
     def _calibrated_heads(self, outputs: np.ndarray, tta: bool) -> dict[str, np.ndarray]:
-        specs = self.config.get("heads") or {"fer2013": {}}
-        return {head: apply_temperature(self._head_columns(outputs, head), self._temperatures(specs[head])[tta])
+        return {head: apply_temperature(self._head_columns(outputs, head), self._temperatures(self._specs[head])[tta])
                 for head in self.network_heads}
 
     def _answer(self, outputs: np.ndarray, tta: bool) -> np.ndarray:
