@@ -95,16 +95,20 @@ def _duration(container, stream) -> float | None:
     return None
 
 
-class _Progress:
-    """Calls ``callback(fraction, seconds_left or None)`` at most every ``interval`` seconds."""
+#: Seconds between two progress calls (the page redraws its bar this often)
+PROGRESS_INTERVAL = 0.2
 
-    def __init__(self, callback, duration: float | None, fh, size: int, interval: float = 0.2):
-        self.callback, self.duration, self.fh, self.size, self.interval = callback, duration, fh, size, interval
+
+class _Progress:
+    """Calls ``callback(fraction, seconds_left or None)`` at most every :data:`PROGRESS_INTERVAL` seconds."""
+
+    def __init__(self, callback, duration: float | None, fh, size: int):
+        self.callback, self.duration, self.fh, self.size = callback, duration, fh, size
         self.start = self.last = time.monotonic()
 
     def update(self, t: float, done: bool = False) -> None:
         now = time.monotonic()
-        if self.callback is None or (not done and now - self.last < self.interval):
+        if self.callback is None or (not done and now - self.last < PROGRESS_INTERVAL):
             return
         self.last = now
         if done:
